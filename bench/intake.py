@@ -1,0 +1,205 @@
+"""Intake speed: reports per second through the HTTP API (SQLite and PostgreSQL), and extraction time.
+
+Each server runs in its own process on 127.0.0.1; the load comes from this process. The same load is run
+against bench/baseline_app.py (store the raw body, nothing else) under the same settings, so the ratio is
+robust to a shared, noisy machine. Usage: scripts/bench intake [--reports N] [--concurrency C]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from fanzha.auth import service as auth_service  # noqa: E402
+from fanzha.auth.models import Role  # noqa: E402
+from fanzha.cases.extract import extract  # noqa: E402
+from fanzha.cli import prepare_database  # noqa: E402
+from fanzha.config import Settings  # noqa: E402
+from fanzha.storage.db import Database  # noqa: E402
+
+NARRATIVES = [
+    "4月25日上午9时，市民冯某接到一通来自“宝山公安”的电话，称其涉案要将存款转移至“安全账户”。一直到10时，"
+    "这个电话都没有挂断，冯某通过手机银行向农业银行账户6228480402564890018转账7万元。对方电话+85261234567。",
+    "报警人李某称，昨天下午3时许在网上认识一名自称客服的人员，对方称其快递丢失可理赔，诱导其下载会议软件并"
+    "共享屏幕，先后向工行账户6222021001116245702转账人民币12,000.50元和3.5万元，对方电话021-62345678。",
+    "今年3月31日8时许，一家公司报警，称其德国总公司财务于凌晨5时许收到一封电子邮件，被骗向指定的农业银行上海"
+    "分行一离岸账户转账299万欧元。",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def report_body(i: int) -> dict[str, Any]:
+    rnd = random.Random(i)
+    phone = f"+86139{rnd.randrange(10**8):08d}"
+    shared = "+8613900001111" if i % 10 == 0 else phone  # every tenth report links to the others
+    return {
+        "channel": rnd.choice(["110", "12345", "station", "web", "app"]),
+        "victim": {"name": f"受害人{i}", "phone": f"138{rnd.randrange(10**8):08d}"},
+        "narrative": NARRATIVES[i % len(NARRATIVES)],
+        "transfers": [{"to_account": f"62284804{rnd.randrange(10**11):011d}", "amount": str(rnd.randrange(1, 10**6)),
+                       "currency": "CNY", "occurred_at": datetime.now(UTC).isoformat()}],
+        "suspect_phones": [shared],
+    }
+
+
+@contextmanager
+def server(module: str, env: dict[str, str], workers: int) -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", module, "--host", "127.0.0.1", "--port", str(port),
+         "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
+        env={**os.environ, **env}, cwd=ROOT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            raise RuntimeError(f"{module} did not start")
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+async def load(base: str, token: str, n: int, concurrency: int, offset: int) -> tuple[float, list[float]]:
+    latencies: list[float] = []
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(n):
+        queue.put_nowait(offset + i)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {token}"}, limits=limits,
+                                 timeout=60) as client:
+
+        async def worker() -> None:
+            while True:
+                try:
+                    i = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                body = report_body(i)
+                start = time.perf_counter()
+                res = await client.post("/api/v1/reports", json=body)
+                latencies.append(time.perf_counter() - start)
+                if res.status_code != 201:
+                    raise RuntimeError(f"report {i}: {res.status_code} {res.text[:300]}")
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - start
+    return n / elapsed, latencies
+
+
+def fresh_postgres(server_url: str, name: str) -> str:
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+def officer_token(url: str) -> str:
+    prepare_database(Settings(database_url=url))
+    db = Database(url)
+    with db.transaction() as session:
+        user = auth_service.create_user(session, None, username="bench", display_name="bench",
+                                        role=Role.DUTY_OFFICER, org_code="center", password=None)
+        token = auth_service.create_api_token(session, None, user, "bench")
+    db.dispose()
+    return token
+
+
+def run_backend(label: str, url: str, baseline_url: str, workers: int, n: int, c: int) -> dict[str, Any]:
+    token = officer_token(url)
+    with server("fanzha.asgi:app", {"FANZHA_DATABASE_URL": url}, workers) as base:
+        asyncio.run(load(base, token, min(100, n), c, 10**6))  # warm-up
+        rate, lat = asyncio.run(load(base, token, n, c, 0))
+    with server("baseline_app:app", {"BASELINE_DATABASE_URL": baseline_url,
+                                     "PYTHONPATH": str(ROOT / "bench")}, workers) as base:
+        asyncio.run(load(base, "x", min(100, n), c, 10**6))
+        base_rate, base_lat = asyncio.run(load(base, "x", n, c, 0))
+    return {"backend": label, "workers": workers, "reports": n, "concurrency": c,
+            "reports_per_s": round(rate, 1), "p50_ms": round(statistics.median(lat) * 1000, 1),
+            "p99_ms": round(percentile(lat, 0.99) * 1000, 1), "baseline_reports_per_s": round(base_rate, 1),
+            "baseline_p50_ms": round(statistics.median(base_lat) * 1000, 1),
+            "ratio_to_baseline": round(rate / base_rate, 2)}
+
+
+def extraction_times(rounds: int) -> dict[str, Any]:
+    corpus_file = ROOT / "tests" / "cases" / "narratives" / "corpus.json"
+    texts = [e["text"] for e in json.loads(corpus_file.read_text(encoding="utf-8"))] if corpus_file.exists() \
+        else NARRATIVES
+    received = datetime.now(UTC)
+    for t in texts:
+        extract(t, received)  # warm caches
+    times: list[float] = []
+    for _ in range(rounds):
+        for t in texts:
+            start = time.perf_counter()
+            extract(t, received)
+            times.append(time.perf_counter() - start)
+    chars = statistics.mean(len(t) for t in texts)
+    return {"narratives": len(texts), "runs": len(times), "mean_chars": round(chars),
+            "median_ms": round(statistics.median(times) * 1000, 3), "p99_ms": round(percentile(times, 0.99) * 1000, 3)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--postgres-url", help="server URL (scripts/bench starts one)")
+    parser.add_argument("--reports", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--pg-workers", type=int, default=2)
+    parser.add_argument("--extraction-rounds", type=int, default=20)
+    args = parser.parse_args()
+
+    print("extraction:", json.dumps(extraction_times(args.extraction_rounds)))
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = [run_backend("sqlite", f"sqlite:///{tmp}/fanzha.db", f"sqlite:///{tmp}/baseline.db", 1,
+                            args.reports, args.concurrency)]
+        if args.postgres_url:
+            rows.append(run_backend("postgresql", fresh_postgres(args.postgres_url, "fanzha_bench"),
+                                    fresh_postgres(args.postgres_url, "fanzha_bench_baseline"), args.pg_workers,
+                                    args.reports, args.concurrency))
+    for row in rows:
+        print("intake:", json.dumps(row))
+
+
+if __name__ == "__main__":
+    main()

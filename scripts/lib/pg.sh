@@ -1,0 +1,39 @@
+# Start a throwaway PostgreSQL server of our own on 127.0.0.1 (sourced by scripts/test and scripts/bench).
+# Sets PG_URL (server-level URL, database "postgres") and stops and removes the server on exit.
+# Arguments: extra server options, e.g. "-c fsync=off" for tests.
+start_private_postgres() {
+  local opts="${1:-}"
+  PG_BIN=$(dirname "$(compgen -G "/usr/lib/postgresql/*/bin/initdb" | sort -V | tail -n1)")
+  PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/fanzha-pg.XXXXXX")
+  PG_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+  if [ "$(id -u)" -eq 0 ]; then chown postgres "$PG_DIR"; fi
+  trap stop_private_postgres EXIT
+  _as_pg "$PG_BIN/initdb" -D "$PG_DIR/data" -U fanzha -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
+  _as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w start \
+    -o "-h 127.0.0.1 -p $PG_PORT -k $PG_DIR -c max_connections=200 $opts" >/dev/null
+  PG_URL="postgresql+psycopg://fanzha@127.0.0.1:$PG_PORT/postgres"
+  echo "== PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PG_PORT"
+}
+
+stop_private_postgres() {
+  _as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$PG_DIR"
+}
+
+_as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+# Install the Debian packages named, if missing (root, or sudo).
+ensure_debian_packages() {
+  [ $# -gt 0 ] || return 0
+  echo "== installing $*"
+  local sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+ensure_venv() {
+  if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
+  # shellcheck disable=SC1091
+  . .venv/bin/activate
+  python -m pip install -q --disable-pip-version-check -e "${1:-.}" 2>&1 | grep -v -i "warning" || true
+}

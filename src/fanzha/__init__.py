@@ -1,0 +1,1 @@
+"""fanzha: operations platform for anti-telecom-fraud centers."""

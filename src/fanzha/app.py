@@ -1,0 +1,31 @@
+"""The FastAPI application: API routers of every domain, the console, and shared HTTP rules."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from fanzha.audit.api import router as audit_router
+from fanzha.auth.api import router as auth_router
+from fanzha.cases.api import router as cases_router
+from fanzha.config import Settings, get_settings
+from fanzha.http import BodyLimit, install_error_handlers
+from fanzha.orgs.api import router as orgs_router
+from fanzha.storage.db import Database
+
+
+def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    db = db or Database(settings.database_url)
+    app = FastAPI(title="fanzha", version="0.1.0", description="Anti-telecom-fraud center operations platform")
+    app.state.settings = settings
+    app.state.db = db
+    install_error_handlers(app)
+    for router in (cases_router, audit_router, auth_router, orgs_router):
+        app.include_router(router)
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    return app

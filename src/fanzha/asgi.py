@@ -1,0 +1,5 @@
+"""ASGI entry point for uvicorn workers: settings come from the environment."""
+
+from fanzha.app import create_app
+
+app = create_app()

@@ -1,0 +1,151 @@
+"""Accounts, passwords (argon2), API tokens and browser sessions."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from fanzha.audit import service as audit
+from fanzha.auth.actor import Actor
+from fanzha.auth.models import ApiToken, Role, User, WebSession
+from fanzha.auth.permissions import ROLE_ORG_KINDS
+from fanzha.orgs.models import Organisation, OrgKind
+from fanzha.orgs.service import org_by_code
+
+_hasher = PasswordHasher()
+# Verified against when the username is unknown, so a miss takes as long as a wrong password.
+_DUMMY_HASH = _hasher.hash("fanzha-timing-equaliser")
+TOKEN_PREFIX = "fz_"
+MIN_PASSWORD_LENGTH = 10
+
+
+class AuthError(ValueError):
+    """A request to change accounts that cannot be honoured; the message says why."""
+
+
+def _sha256(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def actor_for(user: User, csrf_token: str | None = None) -> Actor:
+    org = user.org
+    return Actor(
+        user_id=user.id, username=user.username, role=Role(user.role), org_id=org.id, org_code=org.code,
+        org_kind=org.kind, org_short_code=org.short_code, csrf_token=csrf_token,
+    )
+
+
+def create_user(
+    session: Session, by: Actor | None, *, username: str, display_name: str, role: Role, org_code: str,
+    password: str | None,
+) -> User:
+    username = username.strip()
+    if not username or len(username) > 64 or not username.replace("_", "").replace(".", "").replace("-", "").isalnum():
+        raise AuthError("username: 1-64 letters, digits, '.', '_' or '-'")
+    if password is not None and len(password) < MIN_PASSWORD_LENGTH:
+        raise AuthError(f"password: at least {MIN_PASSWORD_LENGTH} characters")
+    org = org_by_code(session, org_code)
+    if org is None:
+        raise AuthError(f"org: no organisation with code {org_code!r}")
+    if OrgKind(org.kind) not in ROLE_ORG_KINDS[role]:
+        kinds = ", ".join(sorted(k.value for k in ROLE_ORG_KINDS[role]))
+        raise AuthError(f"role: a {role.value} must belong to an organisation of kind {kinds}, not {org.kind}")
+    if session.execute(select(User.id).where(User.username == username)).first():
+        raise AuthError(f"username: {username!r} is taken")
+    user = User(
+        username=username, display_name=display_name.strip() or username, role=role.value, org_id=org.id,
+        password_hash=_hasher.hash(password) if password else None, active=True,
+        created_at=datetime.now(UTC),
+    )
+    user.org = org
+    session.add(user)
+    session.flush()
+    audit.append(session, by, "user.created", "user", user.username,
+                 {"role": role.value, "org": org.code, "has_password": password is not None})
+    return user
+
+
+def set_password(session: Session, by: Actor | None, user: User, password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AuthError(f"password: at least {MIN_PASSWORD_LENGTH} characters")
+    user.password_hash = _hasher.hash(password)
+    audit.append(session, by, "user.password_set", "user", user.username)
+
+
+def create_api_token(session: Session, by: Actor | None, user: User, name: str) -> str:
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    session.add(ApiToken(user_id=user.id, name=name, token_hash=_sha256(token), created_at=datetime.now(UTC)))
+    session.flush()
+    audit.append(session, by, "token.created", "user", user.username, {"name": name})
+    return token
+
+
+def actor_from_token(session: Session, token: str) -> Actor | None:
+    row = session.execute(
+        select(User).join(ApiToken, ApiToken.user_id == User.id)
+        .where(ApiToken.token_hash == _sha256(token), ApiToken.revoked_at.is_(None), User.active.is_(True))
+    ).scalar_one_or_none()
+    return actor_for(row) if row else None
+
+
+@dataclass(frozen=True, slots=True)
+class LoginResult:
+    session_token: str
+    csrf_token: str
+    actor: Actor
+
+
+def login(session: Session, username: str, password: str, session_hours: int) -> LoginResult | None:
+    user = session.execute(
+        select(User).where(User.username == username.strip(), User.active.is_(True))
+    ).scalar_one_or_none()
+    stored = user.password_hash if user and user.password_hash else _DUMMY_HASH
+    try:
+        _hasher.verify(stored, password)
+        ok = user is not None and user.password_hash is not None
+    except (VerificationError, InvalidHashError):
+        ok = False
+    if not ok or user is None:
+        # Failed logins are kept (as a security record) without the password tried.
+        audit.append(session, None, "auth.login_failed", "user", username.strip()[:64])
+        return None
+    token = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(24)
+    now = datetime.now(UTC)
+    session.add(WebSession(token_hash=_sha256(token), user_id=user.id, csrf_token=csrf, created_at=now,
+                           expires_at=now + timedelta(hours=session_hours)))
+    if _hasher.check_needs_rehash(user.password_hash or ""):
+        user.password_hash = _hasher.hash(password)
+    actor = actor_for(user, csrf)
+    audit.append(session, actor, "auth.login", "user", user.username)
+    return LoginResult(token, csrf, actor)
+
+
+def actor_from_session(session: Session, token: str) -> Actor | None:
+    row = session.execute(
+        select(User, WebSession.csrf_token).join(WebSession, WebSession.user_id == User.id)
+        .where(WebSession.token_hash == _sha256(token), WebSession.expires_at > datetime.now(UTC),
+               User.active.is_(True))
+    ).first()
+    return actor_for(row[0], row[1]) if row else None
+
+
+def logout(session: Session, actor: Actor, token: str) -> None:
+    session.execute(delete(WebSession).where(WebSession.token_hash == _sha256(token)))
+    audit.append(session, actor, "auth.logout", "user", actor.username)
+
+
+def user_by_username(session: Session, username: str) -> User | None:
+    return session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+
+
+def list_users(session: Session) -> list[tuple[User, Organisation]]:
+    rows = session.execute(select(User, Organisation).join(Organisation).order_by(User.username)).all()
+    return [(u, o) for u, o in rows]

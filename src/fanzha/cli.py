@@ -1,0 +1,218 @@
+"""Command line: serve the platform, migrate, manage users, extract entities, verify the audit log."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fanzha.auth.models import Role
+from fanzha.config import Settings, get_settings
+
+app = typer.Typer(help="fanzha (反诈): anti-telecom-fraud center operations platform", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema", no_args_is_help=True)
+users_app = typer.Typer(help="Accounts for people and systems", no_args_is_help=True)
+cases_app = typer.Typer(help="Cases and reports", no_args_is_help=True)
+audit_app = typer.Typer(help="The tamper-evident audit log", no_args_is_help=True)
+for sub, name in ((db_app, "db"), (users_app, "users"), (cases_app, "cases"), (audit_app, "audit")):
+    app.add_typer(sub, name=name)
+
+UrlOption = Annotated[str | None, typer.Option("--url", help="database URL (default FANZHA_DATABASE_URL)")]
+
+
+def _settings(url: str | None) -> Settings:
+    settings = get_settings()
+    return settings.model_copy(update={"database_url": url}) if url else settings
+
+
+def prepare_database(settings: Settings) -> None:
+    """Migrate to the newest schema and load the reference organisations (idempotent)."""
+    from fanzha.orgs.service import seed_reference_orgs
+    from fanzha.storage.db import Database
+    from fanzha.storage.migrate import upgrade
+
+    upgrade(settings.database_url)
+    db = Database(settings.database_url)
+    try:
+        with db.transaction() as session:
+            seed_reference_orgs(session, settings.stationed_banks)
+    finally:
+        db.dispose()
+
+
+@db_app.command("upgrade")
+def db_upgrade(url: UrlOption = None) -> None:
+    """Apply migrations and load reference organisations (banks, carriers, hotlines, stations)."""
+    settings = _settings(url)
+    prepare_database(settings)
+    typer.echo(f"database at {settings.database_url.split('@')[-1]} is up to date")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="loopback only unless you front it with TLS")] = "127.0.0.1",
+    port: int = 8000,
+    workers: int = 1,
+    url: UrlOption = None,
+    upgrade: Annotated[bool, typer.Option(help="migrate the database first")] = True,
+) -> None:
+    """Run the console and API."""
+    import uvicorn
+
+    settings = _settings(url)
+    if upgrade:
+        prepare_database(settings)
+    if url:
+        import os
+
+        os.environ["FANZHA_DATABASE_URL"] = url
+    if workers > 1 and settings.database_url.startswith("sqlite"):
+        raise typer.BadParameter("SQLite serves from one worker; use PostgreSQL for more", param_hint="--workers")
+    uvicorn.run("fanzha.asgi:app", host=host, port=port, workers=workers, log_level="info", access_log=False)
+
+
+@users_app.command("create")
+def users_create(
+    username: str,
+    role: Annotated[Role, typer.Option(help="the user's role")],
+    org: Annotated[str, typer.Option(help="organisation code, e.g. center, bank:ABC, hotline:12345")],
+    name: Annotated[str, typer.Option(help="display name")] = "",
+    password_stdin: Annotated[bool, typer.Option(help="read the password from standard input")] = False,
+    token: Annotated[str | None, typer.Option(help="also issue an API token with this name")] = None,
+    url: UrlOption = None,
+) -> None:
+    """Create a person (password) or a system account (API token)."""
+    from fanzha.auth import service
+    from fanzha.storage.db import Database
+
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    if password is None and token is None:
+        raise typer.BadParameter("give --password-stdin, --token NAME, or both")
+    db = Database(_settings(url).database_url)
+    try:
+        with db.transaction() as session:
+            user = service.create_user(session, None, username=username, display_name=name, role=role,
+                                       org_code=org, password=password)
+            issued = service.create_api_token(session, None, user, token) if token else None
+    except service.AuthError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    finally:
+        db.dispose()
+    typer.echo(f"created {username} ({role.value} at {org})")
+    if issued:
+        typer.echo(f"API token (shown once): {issued}")
+
+
+@users_app.command("list")
+def users_list(url: UrlOption = None) -> None:
+    from fanzha.auth import service
+    from fanzha.storage.db import Database
+
+    db = Database(_settings(url).database_url)
+    try:
+        with db.transaction() as session:
+            for user, org in service.list_users(session):
+                typer.echo(f"{user.username}\t{user.role}\t{org.code}\t{'active' if user.active else 'disabled'}")
+    finally:
+        db.dispose()
+
+
+DEMO_USERS: tuple[tuple[str, Role, str, str], ...] = (
+    ("duty", Role.DUTY_OFFICER, "center", "值班民警 王警官"),
+    ("supervisor", Role.SUPERVISOR, "center", "中心主任 李"),
+    ("op12345", Role.HOTLINE_OPERATOR, "hotline:12345", "12345话务员 张"),
+    ("op110", Role.HOTLINE_OPERATOR, "hotline:110", "110接警员 陈"),
+    ("abc", Role.BANK_LIAISON, "bank:ABC", "农行驻点 刘"),
+    ("icbc", Role.BANK_LIAISON, "bank:ICBC", "工行驻点 赵"),
+    ("cmcc", Role.CARRIER_LIAISON, "carrier:CMCC", "移动驻点 孙"),
+    ("agent", Role.CALLBACK_AGENT, "center", "劝阻专员 周"),
+    ("auditor", Role.AUDITOR, "center", "审计 吴"),
+    ("admin", Role.ADMIN, "center", "系统管理员"),
+)
+
+
+@users_app.command("demo")
+def users_demo(
+    credentials: Annotated[Path, typer.Option(help="where to write the generated passwords")] = Path(
+        "var/demo-credentials.txt"),
+    url: UrlOption = None,
+) -> None:
+    """Create one account per role with fresh random passwords (for a local trial; never in production)."""
+    from fanzha.auth import service
+    from fanzha.storage.db import Database
+
+    db = Database(_settings(url).database_url)
+    lines = []
+    try:
+        with db.transaction() as session:
+            for username, role, org, display in DEMO_USERS:
+                password = secrets.token_urlsafe(9)
+                user = service.user_by_username(session, username)
+                if user is None:
+                    service.create_user(session, None, username=username, display_name=display, role=role,
+                                        org_code=org, password=password)
+                else:
+                    service.set_password(session, None, user, password)
+                lines.append(f"{username}\t{password}\t{role.value}\t{org}")
+    finally:
+        db.dispose()
+    credentials.parent.mkdir(parents=True, exist_ok=True)
+    credentials.touch(mode=0o600)
+    credentials.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    typer.echo(f"demo accounts (username, password, role, organisation), also in {credentials}:")
+    typer.echo("\n".join(lines))
+
+
+@cases_app.command("extract")
+def cases_extract(
+    file: Annotated[str, typer.Argument(help="a text file, or - for standard input")] = "-",
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    received_at: Annotated[str | None, typer.Option(help="receipt time (ISO 8601 with offset); default now")] = None,
+) -> None:
+    """Pull amounts, accounts, phones, banks, times and the fraud type out of a narrative."""
+    from fanzha.cases.extract import extract
+
+    text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+    when = datetime.fromisoformat(received_at) if received_at else None
+    if when is not None and when.tzinfo is None:
+        raise typer.BadParameter("needs a timezone offset, e.g. +08:00", param_hint="--received-at")
+    result = extract(text, when).to_dict()
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    for key in ("amounts", "accounts", "phones", "banks", "times", "urls"):
+        for item in result.get(key, []):
+            shown = {k: v for k, v in item.items() if k not in ("span",)}
+            typer.echo(f"{key[:-1]:8} {json.dumps(shown, ensure_ascii=False)}")
+    ft = result["fraud_type"]
+    typer.echo(f"type     {ft['name']} ({ft['confidence']:.2f})")
+
+
+@audit_app.command("verify")
+def audit_verify(url: UrlOption = None) -> None:
+    """Exit 0 if the audit chain is intact; otherwise name the first edited, removed or reordered entry."""
+    from fanzha.audit import service
+    from fanzha.storage.db import Database
+
+    db = Database(_settings(url).database_url)
+    try:
+        with db.transaction() as session:
+            result = service.verify(session)
+    finally:
+        db.dispose()
+    if result.ok:
+        typer.echo(f"audit log intact: {result.checked} entries verified")
+        return
+    typer.echo(f"audit log TAMPERED: {result.problem} (first bad entry: {result.first_bad_seq}; "
+               f"{result.checked} entries verified before it)", err=True)
+    raise typer.Exit(1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,45 @@
+"""Settings from the environment (prefix ``FANZHA_``); every legal or operational limit lives here."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from fanzha.banking.bins import DEFAULT_STATIONED_BANKS
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FANZHA_", extra="ignore")
+
+    # SQLite under var/ by default; PostgreSQL in production, e.g. postgresql+psycopg://user@127.0.0.1/fanzha
+    database_url: str = "sqlite:///var/fanzha.db"
+    # Case numbers look like SH20261125-000123: prefix, local date, per-day sequence.
+    case_prefix: str = Field(default="SH", pattern=r"^[A-Z]{1,6}$")
+    # Minutes from receipt to first action before a case counts as overdue on the console.
+    sla_first_action_minutes: int = Field(default=5, ge=1)
+    stationed_banks: tuple[str, ...] = DEFAULT_STATIONED_BANKS
+    # Requests larger than this are refused before parsing (a 10 MB narrative is a mistake or an attack).
+    max_request_bytes: int = Field(default=1_000_000, ge=10_000)
+    max_narrative_chars: int = Field(default=20_000, ge=1_000)
+    # Amounts above this in one transfer are refused as absurd (in the transfer's own currency units).
+    max_transfer_amount: int = Field(default=10_000_000_000, ge=1)
+    session_hours: int = Field(default=12, ge=1)
+    # Cookies are only marked Secure behind TLS; loopback development runs plain HTTP.
+    secure_cookies: bool = False
+    display_timezone: str = "Asia/Shanghai"
+    default_language: str = Field(default="zh", pattern=r"^(zh|en)$")
+
+    @property
+    def var_dir(self) -> Path:
+        return Path("var")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,23 @@
+"""HTTP API for the organisation directory (anyone logged in: it names banks, carriers and hotlines)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from fanzha.auth.dependencies import ActorDep, DbDep
+from fanzha.orgs.models import OrgKind
+from fanzha.orgs.service import list_orgs
+
+router = APIRouter(prefix="/api/v1", tags=["orgs"])
+
+
+@router.get("/orgs")
+def orgs(actor: ActorDep, db: DbDep, kind: OrgKind | None = None) -> dict[str, Any]:
+    with db.transaction() as session:
+        return {"items": [
+            {"code": o.code, "kind": o.kind, "name_zh": o.name_zh, "name_en": o.name_en,
+             "short_code": o.short_code, "stationed": o.stationed}
+            for o in list_orgs(session, kind.value if kind else None)
+        ]}

@@ -1,0 +1,20 @@
+"""Imports every domain's models so metadata (and Alembic) sees all tables."""
+
+from fanzha.audit.models import AuditEntry, AuditHead
+from fanzha.auth.models import ApiToken, User, WebSession
+from fanzha.cases.models import (
+    Case,
+    CaseCounter,
+    CaseEntity,
+    CaseLink,
+    CaseParty,
+    CaseStatusEvent,
+    Transfer,
+)
+from fanzha.orgs.models import Organisation
+from fanzha.storage.base import Base
+
+__all__ = [
+    "ApiToken", "AuditEntry", "AuditHead", "Base", "Case", "CaseCounter", "CaseEntity", "CaseLink",
+    "CaseParty", "CaseStatusEvent", "Organisation", "Transfer", "User", "WebSession",
+]

@@ -1,0 +1,68 @@
+"""People log in with a password (argon2) and a session cookie; cookie-borne changes need the CSRF token."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from fanzha.audit.models import AuditEntry
+from fanzha.auth import service
+from fanzha.auth.dependencies import SESSION_COOKIE
+from fanzha.auth.models import Role, User
+from fanzha.storage.db import Database
+from tests.helpers import report
+
+PASSWORD = "correct horse battery"
+
+
+def _person(db: Database) -> None:
+    with db.transaction() as session:
+        service.create_user(session, None, username="wang", display_name="王警官", role=Role.DUTY_OFFICER,
+                            org_code="center", password=PASSWORD)
+
+
+def test_password_is_stored_as_argon2_only(db: Database) -> None:
+    _person(db)
+    with db.transaction() as session:
+        user = session.execute(select(User).where(User.username == "wang")).scalar_one()
+    assert user.password_hash and user.password_hash.startswith("$argon2")
+    assert PASSWORD not in user.password_hash
+
+
+def test_login_and_wrong_password(db: Database) -> None:
+    _person(db)
+    with db.transaction() as session:
+        assert service.login(session, "wang", "wrong password!", 12) is None
+        assert service.login(session, "nobody", PASSWORD, 12) is None
+        ok = service.login(session, "wang", PASSWORD, 12)
+    assert ok is not None and ok.actor.role is Role.DUTY_OFFICER
+    with db.transaction() as session:
+        actions = [e.action for e in session.execute(select(AuditEntry).order_by(AuditEntry.seq)).scalars()]
+        assert service.actor_from_session(session, ok.session_token) is not None
+        assert service.actor_from_session(session, "forged") is None
+    assert actions[-3:] == ["auth.login_failed", "auth.login_failed", "auth.login"]
+
+
+def test_cookie_session_needs_csrf_for_changes(db: Database, app_client: TestClient) -> None:
+    _person(db)
+    with db.transaction() as session:
+        ok = service.login(session, "wang", PASSWORD, 12)
+    assert ok is not None
+    app_client.cookies.set(SESSION_COOKIE, ok.session_token)
+    assert app_client.get("/api/v1/me").json()["username"] == "wang"
+    refused = app_client.post("/api/v1/reports", json=report())
+    assert refused.status_code == 403 and refused.json()["error"] == "csrf_failed"
+    wrong = app_client.post("/api/v1/reports", json=report(), headers={"X-CSRF-Token": "guess"})
+    assert wrong.status_code == 403
+    accepted = app_client.post("/api/v1/reports", json=report(), headers={"X-CSRF-Token": ok.csrf_token})
+    assert accepted.status_code == 201
+
+
+def test_logout_ends_the_session(db: Database) -> None:
+    _person(db)
+    with db.transaction() as session:
+        ok = service.login(session, "wang", PASSWORD, 12)
+        assert ok is not None
+        service.logout(session, ok.actor, ok.session_token)
+    with db.transaction() as session:
+        assert service.actor_from_session(session, ok.session_token) is None
