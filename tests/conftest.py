@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, settings as hyp_settings
+from hypothesis import HealthCheck
+from hypothesis import settings as hyp_settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -22,6 +23,7 @@ from fanzha.app import create_app
 from fanzha.auth import service as auth_service
 from fanzha.auth.actor import Actor
 from fanzha.auth.models import Role
+from fanzha.cases import numbering
 from fanzha.cli import prepare_database
 from fanzha.config import Settings
 from fanzha.storage.db import Database
@@ -73,6 +75,9 @@ def _wipe_postgres(url: str) -> None:
     with engine.begin() as conn:
         conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
         conn.execute(text("INSERT INTO audit_head (id, last_seq, last_hash) VALUES (1, 0, :h)"), {"h": "0" * 64})
+        for (name,) in conn.execute(text("SELECT relname FROM pg_class WHERE relkind = 'S' AND relname LIKE 'case_seq_%'")):
+            conn.execute(text(f'DROP SEQUENCE "{name}"'))
+    numbering._created_sequences.clear()
     engine.dispose()
 
 

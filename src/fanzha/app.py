@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio.to_thread
 from fastapi import FastAPI
 
 from fanzha.audit.api import router as audit_router
@@ -11,17 +15,26 @@ from fanzha.config import Settings, get_settings
 from fanzha.http import BodyLimit, install_error_handlers
 from fanzha.orgs.api import router as orgs_router
 from fanzha.storage.db import Database
+from fanzha.web import routes as web_routes
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
     db = db or Database(settings.database_url)
-    app = FastAPI(title="fanzha", version="0.1.0", description="Anti-telecom-fraud center operations platform")
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
+        yield
+
+    app = FastAPI(title="fanzha", version="0.1.0", description="Anti-telecom-fraud center operations platform",
+                  lifespan=lifespan)
     app.state.settings = settings
     app.state.db = db
     install_error_handlers(app)
-    for router in (cases_router, audit_router, auth_router, orgs_router):
+    for router in (cases_router, audit_router, auth_router, orgs_router, web_routes.router):
         app.include_router(router)
+
+    app.mount("/static", web_routes.static_files, name="static")
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:

@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     max_narrative_chars: int = Field(default=20_000, ge=1_000)
     # Amounts above this in one transfer are refused as absurd (in the transfer's own currency units).
     max_transfer_amount: int = Field(default=10_000_000_000, ge=1)
+    # Threads per server process for blocking work; more only adds GIL contention on a small machine.
+    worker_threads: int = Field(default=8, ge=1, le=200)
     session_hours: int = Field(default=12, ge=1)
     # Cookies are only marked Secure behind TLS; loopback development runs plain HTTP.
     secure_cookies: bool = False

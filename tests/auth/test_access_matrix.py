@@ -9,12 +9,12 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import func, select
+from tests.conftest import MakePrincipal, Principal
+from tests.helpers import report
 
 from fanzha.audit.models import AuditEntry
 from fanzha.auth.models import Role
 from fanzha.storage.db import Database
-from tests.conftest import MakePrincipal, Principal
-from tests.helpers import report
 
 R = Role
 CENTER_READERS = {R.DUTY_OFFICER, R.SUPERVISOR}

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from tests.helpers import report
 
 from fanzha.audit.models import AuditEntry
 from fanzha.auth import service
 from fanzha.auth.dependencies import SESSION_COOKIE
 from fanzha.auth.models import Role, User
 from fanzha.storage.db import Database
-from tests.helpers import report
 
 PASSWORD = "correct horse battery"
 

@@ -8,13 +8,13 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
+from tests.conftest import MakePrincipal
+from tests.helpers import VALID_ID, report
 
 from fanzha.audit.models import AuditEntry
 from fanzha.auth.models import Role
 from fanzha.cases.models import Case, Transfer
 from fanzha.storage.db import Database
-from tests.conftest import MakePrincipal
-from tests.helpers import VALID_ID, report
 
 NUMBER = re.compile(r"^SH\d{8}-\d{6}$")
 

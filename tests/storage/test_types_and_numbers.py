@@ -56,10 +56,15 @@ def test_times_are_stored_utc_and_naive_times_refused(db: Database) -> None:
         conn.execute(table.insert().values(id=2, at=datetime(2026, 4, 25, 9, 0)))
 
 
+def _number(db: Database, when: datetime) -> str:
+    with db.transaction() as session:
+        return next_case_number(session.connection(), "SH", when)
+
+
 def test_concurrent_case_numbers_are_unique_and_dense(db: Database) -> None:
     when = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
     with ThreadPoolExecutor(max_workers=8) as pool:
-        numbers = list(pool.map(lambda _: next_case_number(db.engine, "SH", when), range(80)))
+        numbers = list(pool.map(lambda _: _number(db, when), range(80)))
     assert len(set(numbers)) == 80
     assert sorted(int(n.rsplit("-", 1)[1]) for n in numbers) == list(range(1, 81))
     assert all(n.startswith("SH20261125-") for n in numbers)
@@ -67,4 +72,4 @@ def test_concurrent_case_numbers_are_unique_and_dense(db: Database) -> None:
 
 def test_case_number_uses_shanghai_date(db: Database) -> None:
     late_utc = datetime(2026, 11, 25, 17, 30, tzinfo=UTC)  # 01:30 on the 26th in Shanghai
-    assert next_case_number(db.engine, "SH", late_utc) == "SH20261126-000001"
+    assert _number(db, late_utc) == "SH20261126-000001"

@@ -6,10 +6,11 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from fanzha.audit import service as audit
@@ -87,12 +88,31 @@ def create_api_token(session: Session, by: Actor | None, user: User, name: str) 
     return token
 
 
+# Every API request resolves its caller: a plain column select, built once, keeps that cheap.
+_ACTOR_COLUMNS = (User.id, User.username, User.role, Organisation.id, Organisation.code, Organisation.kind,
+                  Organisation.short_code)
+_BY_TOKEN = (
+    select(*_ACTOR_COLUMNS).join(Organisation, Organisation.id == User.org_id)
+    .join(ApiToken, ApiToken.user_id == User.id)
+    .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None), User.active.is_(True))
+)
+_BY_SESSION = (
+    select(*_ACTOR_COLUMNS, WebSession.csrf_token).join(Organisation, Organisation.id == User.org_id)
+    .join(WebSession, WebSession.user_id == User.id)
+    .where(WebSession.token_hash == bindparam("token_hash"), WebSession.expires_at > bindparam("now"),
+           User.active.is_(True))
+)
+
+
+def _actor_row(row: Any, csrf_token: str | None) -> Actor:
+    user_id, username, role, org_id, org_code, org_kind, short_code = row[:7]
+    return Actor(user_id=user_id, username=username, role=Role(role), org_id=org_id, org_code=org_code,
+                 org_kind=org_kind, org_short_code=short_code, csrf_token=csrf_token)
+
+
 def actor_from_token(session: Session, token: str) -> Actor | None:
-    row = session.execute(
-        select(User).join(ApiToken, ApiToken.user_id == User.id)
-        .where(ApiToken.token_hash == _sha256(token), ApiToken.revoked_at.is_(None), User.active.is_(True))
-    ).scalar_one_or_none()
-    return actor_for(row) if row else None
+    row = session.connection().execute(_BY_TOKEN, {"token_hash": _sha256(token)}).first()
+    return _actor_row(row, None) if row else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,12 +149,8 @@ def login(session: Session, username: str, password: str, session_hours: int) ->
 
 
 def actor_from_session(session: Session, token: str) -> Actor | None:
-    row = session.execute(
-        select(User, WebSession.csrf_token).join(WebSession, WebSession.user_id == User.id)
-        .where(WebSession.token_hash == _sha256(token), WebSession.expires_at > datetime.now(UTC),
-               User.active.is_(True))
-    ).first()
-    return actor_for(row[0], row[1]) if row else None
+    row = session.connection().execute(_BY_SESSION, {"token_hash": _sha256(token), "now": datetime.now(UTC)}).first()
+    return _actor_row(row, row[7]) if row else None
 
 
 def logout(session: Session, actor: Actor, token: str) -> None:

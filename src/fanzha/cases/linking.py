@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import bindparam, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from fanzha.cases.models import Case, CaseEntity, CaseLink
@@ -22,18 +22,24 @@ class Link:
     value: str
 
 
+# One expanding IN over (kind, value) pairs, built once: a cached statement whatever the entity count.
+_FIND = (
+    select(CaseEntity.case_id, Case.number, CaseEntity.kind, CaseEntity.value)
+    .join(Case, Case.id == CaseEntity.case_id)
+    .where(tuple_(CaseEntity.kind, CaseEntity.value).in_(bindparam("pairs", expanding=True)),
+           CaseEntity.case_id != bindparam("case_id"))
+    .order_by(CaseEntity.case_id.desc())
+    .limit(bindparam("limit"))
+)
+
+
 def find_links(session: Session, case_id: int, entities: list[tuple[str, str]]) -> list[Link]:
     """Other cases holding any of these (kind, value) pairs; one indexed query."""
     if not entities:
         return []
-    condition = or_(*(and_(CaseEntity.kind == k, CaseEntity.value == v) for k, v in entities))
-    rows = session.execute(
-        select(CaseEntity.case_id, Case.number, CaseEntity.kind, CaseEntity.value)
-        .join(Case, Case.id == CaseEntity.case_id)
-        .where(condition, CaseEntity.case_id != case_id)
-        .order_by(CaseEntity.case_id.desc())
-        .limit(MAX_LINKS_PER_ENTITY * len(entities))
-    ).all()
+    rows = session.connection().execute(_FIND, {
+        "pairs": entities, "case_id": case_id, "limit": MAX_LINKS_PER_ENTITY * len(entities),
+    }).all()
     per_entity: dict[tuple[str, str], int] = {}
     links: list[Link] = []
     for other_id, number, kind, value in rows:
@@ -45,20 +51,25 @@ def find_links(session: Session, case_id: int, entities: list[tuple[str, str]]) 
     return links
 
 
-def store_links(session: Session, case_id: int, links: list[Link]) -> None:
+def store_links(session: Session, case_id: int, links: list[Link], *, new_case: bool = False) -> None:
     """Both directions, so each case lists the other without a second query shape."""
+    existing: set[tuple[int, str, str]] = set()
+    if not new_case:
+        rows = session.execute(
+            select(CaseLink.other_case_id, CaseLink.kind, CaseLink.value).where(CaseLink.case_id == case_id)
+        )
+        existing = {(other, kind, value) for other, kind, value in rows}
     now = datetime.now(UTC)
-    existing = {
-        (row.other_case_id, row.kind, row.value)
-        for row in session.execute(select(CaseLink).where(CaseLink.case_id == case_id)).scalars()
-    }
+    rows_to_add = []
     for link in links:
         if (link.other_case_id, link.kind, link.value) in existing:
             continue
-        session.add(CaseLink(case_id=case_id, other_case_id=link.other_case_id, kind=link.kind,
-                             value=link.value, created_at=now))
-        session.add(CaseLink(case_id=link.other_case_id, other_case_id=case_id, kind=link.kind,
-                             value=link.value, created_at=now))
+        rows_to_add.append({"case_id": case_id, "other_case_id": link.other_case_id, "kind": link.kind,
+                            "value": link.value, "created_at": now})
+        rows_to_add.append({"case_id": link.other_case_id, "other_case_id": case_id, "kind": link.kind,
+                            "value": link.value, "created_at": now})
+    if rows_to_add:
+        session.connection().execute(insert(CaseLink), rows_to_add)
 
 
 def links_of(session: Session, case_id: int) -> list[tuple[CaseLink, str]]:

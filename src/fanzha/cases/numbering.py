@@ -1,28 +1,52 @@
-"""Case numbers: prefix, local (Asia/Shanghai) date, per-day sequence — SH20261125-000123."""
+"""Case numbers: prefix, local (Asia/Shanghai) date, per-day sequence — SH20261125-000123.
+
+The number is taken inside the intake transaction. On PostgreSQL it comes from a sequence per day
+(non-transactional, so concurrent intakes never wait on each other; a failed intake leaves a gap, as any
+sequence does). SQLite serialises writers anyway, so a counter row per day is enough there.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import threading
+from datetime import date, datetime
 
-from sqlalchemy import Engine
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, bindparam, text
+from sqlalchemy.dialects import sqlite
 
 from fanzha.cases.models import CaseCounter
 from fanzha.config import SHANGHAI
 
+_SQLITE_NEXT = (
+    sqlite.insert(CaseCounter).values(day=bindparam("day"), value=1)
+    .on_conflict_do_update(index_elements=[CaseCounter.day], set_={"value": CaseCounter.value + 1})
+    .returning(CaseCounter.value)
+)
+_created_sequences: set[str] = set()
+_create_lock = threading.Lock()
 
-def next_case_number(engine: Engine, prefix: str, received_at: datetime) -> str:
-    """Take the next number in its own short transaction.
 
-    Keeping the counter out of the intake transaction means concurrent reports do not queue behind each
-    other's whole intake; a failed intake leaves a gap, as a sequence would.
-    """
+def sequence_name(day: date) -> str:
+    return f"case_seq_{day:%Y%m%d}"
+
+
+def _ensure_sequence(conn: Connection, name: str) -> None:
+    """Create the day's sequence once per process, outside the caller's transaction."""
+    if name in _created_sequences:
+        return
+    with _create_lock:
+        if name in _created_sequences:
+            return
+        with conn.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as own:
+            own.execute(text(f"CREATE SEQUENCE IF NOT EXISTS {name}"))  # name is built from a date only
+        _created_sequences.add(name)
+
+
+def next_case_number(conn: Connection, prefix: str, received_at: datetime) -> str:
     day = received_at.astimezone(SHANGHAI).date()
-    insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(CaseCounter).values(day=day, value=1)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[CaseCounter.day], set_={"value": CaseCounter.value + 1}
-    ).returning(CaseCounter.value)
-    with engine.begin() as conn:
-        value = conn.execute(stmt).scalar_one()
+    if conn.dialect.name == "postgresql":
+        name = sequence_name(day)
+        _ensure_sequence(conn, name)
+        value = conn.execute(text("SELECT nextval(:seq)"), {"seq": name}).scalar_one()
+    else:
+        value = conn.execute(_SQLITE_NEXT, {"day": day}).scalar_one()
     return f"{prefix}{day:%Y%m%d}-{value:06d}"

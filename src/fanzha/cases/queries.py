@@ -5,6 +5,7 @@ A record the caller may not see is reported exactly like one that does not exist
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -46,7 +47,7 @@ class CaseFilter:
     limit: int = 50
 
 
-def _filtered(actor: Actor, f: CaseFilter) -> Select[tuple[Case]]:
+def _filtered(actor: Actor, f: CaseFilter) -> Select[Case]:
     query = select(Case).where(visibility(actor))
     if f.status:
         query = query.where(Case.status == f.status)
@@ -73,10 +74,8 @@ def _entity_forms(value: str) -> list[str]:
 
     forms = {value}
     for normalise in (phone_e164, account_number):
-        try:
+        with suppress(ValueError):
             forms.add(normalise(value))
-        except ValueError:
-            pass
     return sorted(forms)
 
 

@@ -49,7 +49,7 @@ class PersonIn(_Strict):
         try:
             return str(ric.validate(value))
         except StdnumValidationError as exc:
-            raise ValueError(f"not a valid resident ID number: {exc.message}") from exc
+            raise ValueError(f"not a valid resident ID number: {exc}") from exc
 
 
 class TransferIn(_Strict):

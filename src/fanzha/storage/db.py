@@ -16,7 +16,8 @@ def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, parsed.database)
-    return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
+    # No pre-ping: it costs a round trip per transaction; recycling bounds the life of stale connections.
+    return create_engine(url, pool_size=20, max_overflow=20, pool_recycle=1800)
 
 
 def _sqlite_engine(url: str, database: str | None) -> Engine:
