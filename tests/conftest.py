@@ -75,7 +75,8 @@ def _wipe_postgres(url: str) -> None:
     with engine.begin() as conn:
         conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
         conn.execute(text("INSERT INTO audit_head (id, last_seq, last_hash) VALUES (1, 0, :h)"), {"h": "0" * 64})
-        for (name,) in conn.execute(text("SELECT relname FROM pg_class WHERE relkind = 'S' AND relname LIKE 'case_seq_%'")):
+        sequences = conn.execute(text("SELECT relname FROM pg_class WHERE relkind = 'S' AND relname LIKE 'case_seq_%'"))
+        for (name,) in sequences.all():
             conn.execute(text(f'DROP SEQUENCE "{name}"'))
     numbering._created_sequences.clear()
     engine.dispose()

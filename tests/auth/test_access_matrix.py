@@ -143,3 +143,17 @@ def test_role_must_fit_its_organisation(principal: MakePrincipal) -> None:
     res = admin.client.post("/api/v1/users", json={"username": "fake.bank", "role": "bank_liaison",
                                                    "org": "carrier:CMCC", "password": "a-long-password"})
     assert res.status_code == 422 and res.json()["field"] == "role"
+
+
+def test_links_never_reveal_other_organisations_case_numbers(principal: MakePrincipal) -> None:
+    op110 = principal(Role.HOTLINE_OPERATOR, "hotline:110")
+    op12345 = principal(Role.HOTLINE_OPERATOR, "hotline:12345")
+    officer = principal(Role.DUTY_OFFICER)
+    first = op110.client.post("/api/v1/reports", json=report()).json()["number"]
+    second = op12345.client.post("/api/v1/reports", json=report(channel="12345"))
+    assert second.status_code == 201 and second.json()["links"] == []
+    number = second.json()["number"]
+    assert op12345.client.get(f"/api/v1/cases/{number}").json()["links"] == []
+    # The center sees the link, with the shared entities.
+    center_view = officer.client.get(f"/api/v1/cases/{number}").json()["links"]
+    assert {link["case"] for link in center_view} == {first}

@@ -66,3 +66,29 @@ def test_logout_ends_the_session(db: Database) -> None:
         service.logout(session, ok.actor, ok.session_token)
     with db.transaction() as session:
         assert service.actor_from_session(session, ok.session_token) is None
+
+
+def test_password_guessing_locks_the_name(db: Database) -> None:
+    _person(db)
+    for _ in range(service.MAX_LOGIN_FAILURES):
+        with db.transaction() as session:
+            assert service.login(session, "wang", "guess guess guess", 12) is None
+    with db.transaction() as session:
+        # Even the right password is refused while the name is locked, and the refusal is recorded.
+        assert service.login(session, "wang", PASSWORD, 12) is None
+    with db.transaction() as session:
+        last = session.execute(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1)).scalar_one()
+    assert (last.action, last.object_id) == ("auth.login_locked", "wang")
+
+
+def test_failures_before_a_successful_login_do_not_count(db: Database) -> None:
+    _person(db)
+    for _ in range(service.MAX_LOGIN_FAILURES - 1):
+        with db.transaction() as session:
+            service.login(session, "wang", "guess guess guess", 12)
+    with db.transaction() as session:
+        assert service.login(session, "wang", PASSWORD, 12) is not None
+    with db.transaction() as session:
+        service.login(session, "wang", "one more typo!!", 12)
+    with db.transaction() as session:
+        assert service.login(session, "wang", PASSWORD, 12) is not None

@@ -216,3 +216,11 @@ def test_valid_id_number_is_kept(principal: MakePrincipal) -> None:
     number = officer.client.post("/api/v1/reports", json=report()).json()["number"]
     parties = officer.client.get(f"/api/v1/cases/{number}").json()["parties"]
     assert parties[0]["id_number"] == VALID_ID
+
+
+def test_warnings_stay_with_the_case(principal: MakePrincipal) -> None:
+    officer = principal(Role.DUTY_OFFICER)
+    number = officer.client.post("/api/v1/reports", json=report(
+        transfers=[{"to_account": "6228480402564890019", "amount": "5000"}])).json()["number"]
+    warnings = officer.client.get(f"/api/v1/cases/{number}").json()["warnings"]
+    assert len(warnings) == 1 and "6228480402564890019" in warnings[0]

@@ -24,7 +24,7 @@ def list_entries(actor: ActorDep, db: DbDep, before_seq: int | None = None,
                  object_id: str | None = Query(default=None, max_length=64),
                  limit: int = Query(default=100, ge=1, le=1000)) -> dict[str, Any]:
     _require(actor)
-    with db.transaction() as session:
+    with db.read() as session:
         rows = service.recent(session, before_seq=before_seq, limit=limit, object_id=object_id)
         return {"items": [
             {"seq": e.seq, "at": e.at.isoformat(), "actor": e.actor, "actor_org": e.actor_org, "action": e.action,
@@ -36,7 +36,7 @@ def list_entries(actor: ActorDep, db: DbDep, before_seq: int | None = None,
 @router.get("/verify")
 def verify(actor: ActorDep, db: DbDep) -> dict[str, Any]:
     _require(actor)
-    with db.transaction() as session:
+    with db.read() as session:
         result = service.verify(session)
     return {"ok": result.ok, "checked": result.checked, "first_bad_seq": result.first_bad_seq,
             "problem": result.problem}

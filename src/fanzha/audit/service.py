@@ -14,9 +14,9 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy import Table, bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from fanzha.audit.models import AuditEntry, AuditHead
@@ -47,8 +47,8 @@ def _hash_of(entry: AuditEntry) -> str:
     return chain_hash(entry.seq, entry.prev_hash, content_digest(entry))
 
 
-_HEAD = AuditHead.__table__
-_LOG = AuditEntry.__table__
+_HEAD = cast(Table, AuditHead.__table__)
+_LOG = cast(Table, AuditEntry.__table__)
 # Built once: statement construction costs more than executing these on a warm connection.
 _LOCK_HEAD = select(_HEAD.c.last_seq, _HEAD.c.last_hash).where(_HEAD.c.id == HEAD_ID).with_for_update()
 _INSERT_ENTRY = insert(_LOG)

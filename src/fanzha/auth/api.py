@@ -44,7 +44,7 @@ def me(actor: ActorDep) -> dict[str, Any]:
 @router.get("/users")
 def list_users(actor: ActorDep, db: DbDep) -> dict[str, Any]:
     _require_admin(actor)
-    with db.transaction() as session:
+    with db.read() as session:
         return {"items": [
             {"username": u.username, "display_name": u.display_name, "role": u.role, "org": o.code,
              "active": u.active} for u, o in service.list_users(session)

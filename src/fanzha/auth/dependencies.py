@@ -45,7 +45,7 @@ def optional_actor(request: Request, db: Annotated[Database, Depends(get_db)]) -
         return cached
     header = request.headers.get("authorization", "")
     actor: Actor | None = None
-    with db.transaction() as session:
+    with db.read() as session:
         if header.lower().startswith("bearer "):
             actor = service.actor_from_token(session, header[7:].strip())
             if actor is None:

@@ -10,10 +10,11 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from fanzha.audit import service as audit
+from fanzha.audit.models import AuditEntry
 from fanzha.auth.actor import Actor
 from fanzha.auth.models import ApiToken, Role, User, WebSession
 from fanzha.auth.permissions import ROLE_ORG_KINDS
@@ -122,9 +123,31 @@ class LoginResult:
     actor: Actor
 
 
+# Password guessing: after this many failures in the window, further attempts fail without a check.
+MAX_LOGIN_FAILURES = 5
+LOCKOUT = timedelta(minutes=15)
+
+
+def _recent_failures(session: Session, username: str, now: datetime) -> int:
+    """Failed logins for this name in the lockout window, since its last successful login."""
+    last_ok = session.execute(
+        select(func.max(AuditEntry.at)).where(AuditEntry.action == "auth.login", AuditEntry.object_id == username)
+    ).scalar_one()
+    since = max(now - LOCKOUT, last_ok) if last_ok else now - LOCKOUT
+    return session.execute(
+        select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.action == "auth.login_failed", AuditEntry.object_id == username, AuditEntry.at > since)
+    ).scalar_one()
+
+
 def login(session: Session, username: str, password: str, session_hours: int) -> LoginResult | None:
+    username = username.strip()[:64]
+    now = datetime.now(UTC)
+    if _recent_failures(session, username, now) >= MAX_LOGIN_FAILURES:
+        audit.append(session, None, "auth.login_locked", "user", username)
+        return None
     user = session.execute(
-        select(User).where(User.username == username.strip(), User.active.is_(True))
+        select(User).where(User.username == username, User.active.is_(True))
     ).scalar_one_or_none()
     stored = user.password_hash if user and user.password_hash else _DUMMY_HASH
     try:
@@ -134,11 +157,10 @@ def login(session: Session, username: str, password: str, session_hours: int) ->
         ok = False
     if not ok or user is None:
         # Failed logins are kept (as a security record) without the password tried.
-        audit.append(session, None, "auth.login_failed", "user", username.strip()[:64])
+        audit.append(session, None, "auth.login_failed", "user", username)
         return None
     token = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(24)
-    now = datetime.now(UTC)
     session.add(WebSession(token_hash=_sha256(token), user_id=user.id, csrf_token=csrf, created_at=now,
                            expires_at=now + timedelta(hours=session_hours)))
     if _hasher.check_needs_rehash(user.password_hash or ""):

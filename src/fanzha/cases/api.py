@@ -7,14 +7,17 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Response, status
 
+from fanzha.auth.actor import Actor
 from fanzha.auth.dependencies import ActorDep, DbDep, SettingsDep
 from fanzha.auth.permissions import Permission, allowed
 from fanzha.cases import intake, queries, views, workflow
 from fanzha.cases.extract import extract
 from fanzha.cases.fraud_types import FraudType
+from fanzha.cases.linking import Link
 from fanzha.cases.models import CaseStatus, Channel
 from fanzha.cases.schemas import ExtractIn, FactsIn, ReportIn, TransitionIn
 from fanzha.errors import Forbidden, InvalidInput
+from fanzha.storage.db import Database
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 
@@ -27,8 +30,16 @@ def file_report(report: ReportIn, actor: ActorDep, db: DbDep, settings: Settings
     if not result.created:
         response.status_code = status.HTTP_200_OK
     body = views.summary(result.case, settings)
-    body.update({"created": result.created, "links": views.links_view(result.links), "warnings": result.warnings})
+    body.update({"created": result.created, "links": _visible_links(db, actor, result.links),
+                 "warnings": result.warnings})
     return body
+
+
+def _visible_links(db: Database, actor: Actor, links: list[Link]) -> list[dict[str, str]]:
+    """Only links to cases the caller may see: other organisations' case numbers stay hidden."""
+    with db.read() as session:
+        visible = queries.visible_case_ids(session, actor, {link.other_case_id for link in links})
+    return views.links_view([link for link in links if link.other_case_id in visible])
 
 
 @router.get("/cases")
@@ -54,7 +65,8 @@ def list_cases(
         status=status_.value if status_ else None, channel=channel.value if channel else None, fraud_type=ft,
         received_from=received_from, received_to=received_to, q=q, before_id=before_id, limit=limit,
     )
-    with db.transaction() as session:
+    # Bank and carrier reads write an audit entry; everyone else's reads take no write lock.
+    with (db.transaction() if actor.is_external else db.read()) as session:
         rows, cursor = queries.list_cases(session, actor, f)
         items = [views.summary(c, settings) for c in rows]
     return {"items": items, "next_before_id": cursor}
@@ -62,7 +74,7 @@ def list_cases(
 
 @router.get("/cases/{number}")
 def get_case(number: str, actor: ActorDep, db: DbDep, settings: SettingsDep) -> dict[str, Any]:
-    with db.transaction() as session:
+    with (db.transaction() if actor.is_external else db.read()) as session:
         case = queries.get_case(session, actor, number)
         return views.full(session, case, settings, actor)
 
@@ -83,7 +95,7 @@ def confirm_facts(number: str, body: FactsIn, actor: ActorDep, db: DbDep, settin
         case = queries.get_case(session, actor, number)
     result = intake.add_facts(db, settings, actor, case, body)
     out = views.summary(result.case, settings)
-    out.update({"links": views.links_view(result.links), "warnings": result.warnings})
+    out.update({"links": _visible_links(db, actor, result.links), "warnings": result.warnings})
     return out
 
 

@@ -77,6 +77,7 @@ def create_case(db: Database, settings: Settings, actor: Actor, report: ReportIn
         number="", channel=report.channel.value, external_ref=report.external_ref,
         status=CaseStatus.RECEIVED.value, fraud_type=fraud_type, narrative=report.narrative,
         extraction=json.dumps(extraction, ensure_ascii=False), received_at=received_at, first_action_at=None,
+        warnings=json.dumps(prepared.warnings, ensure_ascii=False),
         created_by_id=actor.user_id, created_by_org_id=actor.org_id,
     )
     try:
@@ -106,7 +107,7 @@ _INSERT_CASE = insert(Case).returning(Case.id)
 def _insert_case(session: Session, actor: Actor, case: Case, report: ReportIn, prepared: PreparedFacts) -> list[Link]:
     """All rows of a new case in a few statements (plain SQL inserts: intake is the hottest write path)."""
     conn = session.connection()
-    columns = ("number", "channel", "external_ref", "status", "fraud_type", "narrative", "extraction",
+    columns = ("number", "channel", "external_ref", "status", "fraud_type", "narrative", "extraction", "warnings",
                "received_at", "first_action_at", "created_by_id", "created_by_org_id")
     case.id = conn.execute(_INSERT_CASE, {c: getattr(case, c) for c in columns}).scalar_one()
     parties = [
@@ -128,7 +129,7 @@ def _insert_case(session: Session, actor: Actor, case: Case, report: ReportIn, p
         ])
     conn.execute(insert(CaseStatusEvent), {
         "case_id": case.id, "from_status": None, "to_status": CaseStatus.RECEIVED.value, "at": case.received_at,
-        "by_user_id": actor.user_id, "by_username": actor.username, "note": f"channel {case.channel}",
+        "by_user_id": actor.user_id, "by_username": actor.username, "note": "",
     })
     links = find_links(session, case.id, list(prepared.entities))
     store_links(session, case.id, links, new_case=True)
@@ -151,6 +152,8 @@ def add_facts(db: Database, settings: Settings, actor: Actor, case: Case, facts:
         session.add_all(added)
         if facts.fraud_type:
             locked.fraud_type = facts.fraud_type
+        if prepared.warnings:
+            locked.warnings = json.dumps(json.loads(locked.warnings or "[]") + prepared.warnings, ensure_ascii=False)
         if locked.first_action_at is None:
             locked.first_action_at = datetime.now(UTC)
         session.flush()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 
-from sqlalchemy import bindparam, insert, select, tuple_
+from sqlalchemy import ColumnElement, Select, and_, bindparam, insert, or_, select
 from sqlalchemy.orm import Session
 
 from fanzha.cases.models import Case, CaseEntity, CaseLink
@@ -22,24 +23,33 @@ class Link:
     value: str
 
 
-# One expanding IN over (kind, value) pairs, built once: a cached statement whatever the entity count.
-_FIND = (
-    select(CaseEntity.case_id, Case.number, CaseEntity.kind, CaseEntity.value)
-    .join(Case, Case.id == CaseEntity.case_id)
-    .where(tuple_(CaseEntity.kind, CaseEntity.value).in_(bindparam("pairs", expanding=True)),
-           CaseEntity.case_id != bindparam("case_id"))
-    .order_by(CaseEntity.case_id.desc())
-    .limit(bindparam("limit"))
-)
+@lru_cache(maxsize=64)
+def _find_statement(count: int) -> Select[int, str, str, str]:
+    """OR of (kind = ? AND value = ?) pairs, one statement per entity count (cached).
+
+    Both SQLite and PostgreSQL answer this with one index probe per pair on (kind, value); a row-value
+    IN list made SQLite scan the whole table instead.
+    """
+    pairs = [
+        and_(CaseEntity.kind == bindparam(f"k{i}"), CaseEntity.value == bindparam(f"v{i}")) for i in range(count)
+    ]
+    return (
+        select(CaseEntity.case_id, Case.number, CaseEntity.kind, CaseEntity.value)
+        .join(Case, Case.id == CaseEntity.case_id)
+        .where(or_(*pairs), CaseEntity.case_id != bindparam("case_id"))
+        .order_by(CaseEntity.case_id.desc())
+        .limit(bindparam("limit"))
+    )
 
 
 def find_links(session: Session, case_id: int, entities: list[tuple[str, str]]) -> list[Link]:
     """Other cases holding any of these (kind, value) pairs; one indexed query."""
     if not entities:
         return []
-    rows = session.connection().execute(_FIND, {
-        "pairs": entities, "case_id": case_id, "limit": MAX_LINKS_PER_ENTITY * len(entities),
-    }).all()
+    params: dict[str, object] = {"case_id": case_id, "limit": MAX_LINKS_PER_ENTITY * len(entities)}
+    for i, (kind, value) in enumerate(entities):
+        params[f"k{i}"], params[f"v{i}"] = kind, value
+    rows = session.connection().execute(_find_statement(len(entities)), params).all()
     per_entity: dict[tuple[str, str], int] = {}
     links: list[Link] = []
     for other_id, number, kind, value in rows:
@@ -72,9 +82,10 @@ def store_links(session: Session, case_id: int, links: list[Link], *, new_case: 
         session.connection().execute(insert(CaseLink), rows_to_add)
 
 
-def links_of(session: Session, case_id: int) -> list[tuple[CaseLink, str]]:
+def links_of(session: Session, case_id: int, visible: ColumnElement[bool]) -> list[tuple[CaseLink, str]]:
+    """Links of a case to the other cases the reader may see (others' case numbers are not revealed)."""
     rows = session.execute(
         select(CaseLink, Case.number).join(Case, Case.id == CaseLink.other_case_id)
-        .where(CaseLink.case_id == case_id).order_by(CaseLink.id)
+        .where(CaseLink.case_id == case_id, visible).order_by(CaseLink.id)
     ).all()
     return [(link, number) for link, number in rows]

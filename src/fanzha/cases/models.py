@@ -49,6 +49,8 @@ class Case(Base):
     narrative: Mapped[str] = mapped_column(Text)
     # What the extractor suggested (JSON); the officer's confirmed facts are the rows below.
     extraction: Mapped[str] = mapped_column(Text, default="{}")
+    # Things the officer should check (a card failing Luhn, an odd device id), as a JSON list of strings.
+    warnings: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     first_action_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))

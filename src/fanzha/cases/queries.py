@@ -96,6 +96,14 @@ def count_cases(session: Session, actor: Actor, f: CaseFilter) -> int:
     return session.execute(select(func.count()).select_from(_filtered(actor, f).subquery())).scalar_one()
 
 
+def visible_case_ids(session: Session, actor: Actor, ids: set[int]) -> set[int]:
+    """Which of these cases the actor may see (e.g. before showing links to them)."""
+    if not ids:
+        return set()
+    rows = session.execute(select(Case.id).where(Case.id.in_(ids), visibility(actor)))
+    return {row[0] for row in rows}
+
+
 def get_case(session: Session, actor: Actor, number: str, *, audit_read: bool = True) -> Case:
     case = session.execute(
         select(Case).where(Case.number == number.upper(), visibility(actor))

@@ -13,6 +13,7 @@ from fanzha.auth.models import Role
 from fanzha.cases.fraud_types import FraudType
 from fanzha.cases.linking import Link, links_of
 from fanzha.cases.models import Case, EntityKind, Transfer
+from fanzha.cases.queries import visibility
 from fanzha.config import Settings
 from fanzha.money import amount_str
 
@@ -65,13 +66,14 @@ def full(session: Session, case: Case, settings: Settings, actor: Actor) -> dict
         "entities": [{"kind": e.kind, "value": e.value, "org": e.org_hint} for e in case.entities],
         "links": [
             {"case": number, "kind": link.kind, "value": link.value}
-            for link, number in links_of(session, case.id)
+            for link, number in links_of(session, case.id, visibility(actor))
         ],
         "history": [
             {"from": h.from_status, "to": h.to_status, "at": iso(h.at), "by": h.by_username, "note": h.note}
             for h in case.history
         ],
         "extraction": json.loads(case.extraction or "{}"),
+        "warnings": json.loads(case.warnings or "[]"),
     })
     return data
 

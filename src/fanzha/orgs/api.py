@@ -15,7 +15,7 @@ router = APIRouter(prefix="/api/v1", tags=["orgs"])
 
 @router.get("/orgs")
 def orgs(actor: ActorDep, db: DbDep, kind: OrgKind | None = None) -> dict[str, Any]:
-    with db.transaction() as session:
+    with db.read() as session:
         return {"items": [
             {"code": o.code, "kind": o.kind, "name_zh": o.name_zh, "name_en": o.name_en,
              "short_code": o.short_code, "stationed": o.stationed}

@@ -11,6 +11,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+READ_ONLY = "fanzha_read_only"
+
 
 def make_engine(url: str) -> Engine:
     parsed = make_url(url)
@@ -39,8 +41,8 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         # IMMEDIATE takes the write lock up front: a deferred transaction that reads and then writes can
-        # fail with "database is locked" at once instead of waiting its turn.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # fail with "database is locked" at once instead of waiting its turn. Pure reads need no lock.
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -52,6 +54,7 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._readers = sessionmaker(self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
     @property
     def dialect(self) -> str:
@@ -61,6 +64,12 @@ class Database:
     def transaction(self) -> Iterator[Session]:
         """Commit on success, roll back everything on any error: nothing is ever half-written."""
         with self.sessions.begin() as session:
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A transaction that only reads: on SQLite it does not take the write lock."""
+        with self._readers.begin() as session:
             yield session
 
     def dispose(self) -> None:

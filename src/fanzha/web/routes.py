@@ -1,0 +1,21 @@
+"""The console's routes in one router, and its static files (CSS, JS, vendored htmx)."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from fastapi import APIRouter
+from fastapi.staticfiles import StaticFiles
+
+from fanzha.web import auth_pages, case_pages, intake_pages
+
+STATIC_DIR = Path(str(resources.files("fanzha.web").joinpath("static")))
+
+router = APIRouter(include_in_schema=False)
+router.include_router(auth_pages.router)
+# /cases/new before /cases/{number}, which would otherwise take "new" for a case number.
+router.include_router(intake_pages.router)
+router.include_router(case_pages.router)
+
+static_files = StaticFiles(directory=STATIC_DIR)

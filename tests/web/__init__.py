@@ -1,0 +1,1 @@
+"""Tests of the console (server-rendered pages and a real browser)."""
