@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -59,3 +60,18 @@ def test_db_upgrade_is_idempotent(db: Database) -> None:
     first = runner.invoke(cli, ["db", "upgrade", "--url", db.url])
     again = runner.invoke(cli, ["db", "upgrade", "--url", db.url])
     assert first.exit_code == 0 and again.exit_code == 0 and "up to date" in again.output
+
+
+def test_demo_accounts_write_passwords_only_to_an_owner_only_file(db: Database, tmp_path: Path) -> None:
+    target = tmp_path / "creds.txt"
+    res = runner.invoke(cli, ["users", "demo", "--credentials", str(target), "--url", db.url])
+    assert res.exit_code == 0, res.output
+    lines = [line.split("\t") for line in target.read_text(encoding="utf-8").splitlines()]
+    assert oct(target.stat().st_mode & 0o777) == "0o600"
+    assert {row[0] for row in lines} >= {"duty", "abc", "auditor"}
+    for _, password, *_ in lines:
+        assert password not in res.output
+    duty_password = next(row[1] for row in lines if row[0] == "duty")
+    with db.transaction() as session:
+        result = service.login(session, "duty", duty_password, 1)
+    assert result is not None and result.actor.role.value == "duty_officer"

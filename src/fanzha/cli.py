@@ -165,8 +165,8 @@ def users_demo(
     credentials.parent.mkdir(parents=True, exist_ok=True)
     credentials.touch(mode=0o600)
     credentials.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    typer.echo(f"demo accounts (username, password, role, organisation), also in {credentials}:")
-    typer.echo("\n".join(lines))
+    # Passwords go to a file only the owner can read, never to the terminal or a log.
+    typer.echo(f"demo accounts: {', '.join(u for u, *_ in DEMO_USERS)}; passwords in {credentials}")
 
 
 @cases_app.command("extract")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Query, Response, status
+from pydantic import AwareDatetime
 
 from fanzha.auth.actor import Actor
 from fanzha.auth.dependencies import ActorDep, DbDep, SettingsDep
@@ -48,15 +48,12 @@ def list_cases(
     status_: CaseStatus | None = Query(default=None, alias="status"),
     channel: Channel | None = None,
     fraud_type: str | None = None,
-    received_from: datetime | None = None,
-    received_to: datetime | None = None,
+    received_from: AwareDatetime | None = None,
+    received_to: AwareDatetime | None = None,
     q: str | None = Query(default=None, max_length=128),
     before_id: int | None = None,
     limit: int = Query(default=50, ge=1, le=queries.MAX_PAGE),
 ) -> dict[str, Any]:
-    for name, value in (("received_from", received_from), ("received_to", received_to)):
-        if value is not None and value.tzinfo is None:
-            raise InvalidInput("must include a timezone offset", field=name)
     try:
         ft = FraudType.parse(fraud_type).value if fraud_type else None
     except ValueError as exc:
@@ -107,6 +104,4 @@ def extract_preview(body: ExtractIn, actor: ActorDep, settings: SettingsDep) -> 
     if len(body.text) > settings.max_narrative_chars:
         raise InvalidInput(f"text is {len(body.text)} characters; the limit is {settings.max_narrative_chars}",
                            field="text")
-    if body.received_at is not None and body.received_at.tzinfo is None:
-        raise InvalidInput("must include a timezone offset", field="received_at")
     return extract(body.text, body.received_at).to_dict()

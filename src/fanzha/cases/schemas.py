@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from stdnum.cn import ric
 from stdnum.exceptions import ValidationError as StdnumValidationError
 
@@ -60,7 +59,7 @@ class TransferIn(_Strict):
     to_name: str | None = Field(default=None, max_length=64)
     amount: Decimal = Field(description="decimal string, e.g. \"70000\" or \"12000.50\"")
     currency: str = Field(default="CNY", min_length=3, max_length=3)
-    occurred_at: datetime | None = None
+    occurred_at: AwareDatetime | None = None
     method: TransferMethod = "bank_transfer"
 
     @field_validator("to_account", "from_account")
@@ -73,12 +72,6 @@ class TransferIn(_Strict):
     def _currency(cls, value: str) -> str:
         return check_currency(value)
 
-    @field_validator("occurred_at")
-    @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("must include a timezone offset, e.g. 2026-11-25T09:00:00+08:00")
-        return value
 
 
 class SuspectAccountIn(_Strict):
@@ -112,17 +105,11 @@ class ReportIn(FactsIn):
     channel: Channel
     external_ref: str | None = Field(default=None, max_length=64,
                                      description="the sender's own reference; resending it returns the same case")
-    received_at: datetime | None = Field(default=None, description="when the channel received it; default now")
+    received_at: AwareDatetime | None = Field(default=None, description="when the channel received it; default now")
     reporter: PersonIn | None = None
     victim: PersonIn
     narrative: str = Field(min_length=1, description="the report in the reporter's words")
 
-    @field_validator("received_at")
-    @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("must include a timezone offset, e.g. 2026-11-25T09:00:00+08:00")
-        return value
 
 
 class TransitionIn(_Strict):
@@ -132,7 +119,7 @@ class TransitionIn(_Strict):
 
 class ExtractIn(_Strict):
     text: str = Field(min_length=1)
-    received_at: datetime | None = None
+    received_at: AwareDatetime | None = None
 
 
 JsonDict = dict[str, Any]

@@ -1,5 +1,7 @@
-# Start a throwaway PostgreSQL server of our own on 127.0.0.1 (sourced by scripts/test and scripts/bench).
-# Sets PG_URL (server-level URL, database "postgres") and stops and removes the server on exit.
+# Shared set-up for scripts/test, scripts/run and scripts/bench: Debian packages, the virtualenv, and a
+# throwaway PostgreSQL server of our own on 127.0.0.1.
+
+# Start the private server. Sets PG_URL (server-level URL, database "postgres") and stops and removes the server on exit.
 # Arguments: extra server options, e.g. "-c fsync=off" for tests.
 start_private_postgres() {
   local opts="${1:-}"
@@ -35,5 +37,11 @@ ensure_venv() {
   if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
   # shellcheck disable=SC1091
   . .venv/bin/activate
-  python -m pip install -q --disable-pip-version-check -e "${1:-.}" 2>&1 | grep -v -i "warning" || true
+  local log; log=$(mktemp)
+  # This machine's pip config names local wheel folders that may be absent: those warnings are noise.
+  if ! python -m pip install -q --disable-pip-version-check -e "${1:-.}" >"$log" 2>&1; then
+    cat "$log"; rm -f "$log"; echo "pip install failed" >&2; return 1
+  fi
+  grep -v -i "warning" "$log" || true
+  rm -f "$log"
 }
