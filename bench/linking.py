@@ -71,7 +71,7 @@ def time_lookups(db: Database, n_cases: int, lookups: int) -> list[float]:
                     ("url", f"lure{rnd.randrange(shared * 2)}.example.cn")]
         with db.transaction() as session:
             start = time.perf_counter()
-            find_links(session, n_cases + 1, entities)
+            find_links(session.connection(), n_cases + 1, entities)
             times.append(time.perf_counter() - start)
     return times
 

@@ -39,8 +39,7 @@ def test_users_create_with_token_and_password(db: Database) -> None:
     assert res.exit_code == 0, res.output
     token = res.output.strip().rsplit(" ", 1)[-1]
     assert token.startswith("fz_")
-    with db.transaction() as session:
-        actor = service.actor_from_token(session, token)
+    actor = service.actor_from_token(db, token)
     assert actor is not None and actor.org_code == "hotline:110"
     person = runner.invoke(cli, ["users", "create", "wang", "--role", "duty_officer", "--org", "center",
                                  "--password-stdin", "--url", db.url], input="a long enough secret\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -9,6 +10,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 
 from fanzha.audit.api import router as audit_router
+from fanzha.auth import service as auth_service
 from fanzha.auth.api import router as auth_router
 from fanzha.cases.api import router as cases_router
 from fanzha.config import Settings, get_settings
@@ -24,6 +26,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
+        # A thread that holds the audit-chain lock must get the GIL back quickly to commit; the default
+        # 5 ms switch interval lets busy threads stall it and every other intake queues behind it.
+        sys.setswitchinterval(settings.gil_switch_interval_s)
+        auth_service.actors.ttl_s = settings.auth_cache_seconds
         yield
 
     app = FastAPI(title="fanzha", version="0.1.0", description="Anti-telecom-fraud center operations platform",

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     max_transfer_amount: int = Field(default=10_000_000_000, ge=1)
     # Threads per server process for blocking work; more only adds GIL contention on a small machine.
     worker_threads: int = Field(default=8, ge=1, le=200)
+    # How long a process remembers who a token or session belongs to (0 disables); see auth/cache.py.
+    auth_cache_seconds: float = Field(default=5.0, ge=0, le=60)
+    gil_switch_interval_s: float = Field(default=0.0005, gt=0, le=0.1)
     session_hours: int = Field(default=12, ge=1)
     # Cookies are only marked Secure behind TLS; loopback development runs plain HTTP.
     secure_cookies: bool = False

@@ -38,8 +38,8 @@ def test_login_and_wrong_password(db: Database) -> None:
     assert ok is not None and ok.actor.role is Role.DUTY_OFFICER
     with db.transaction() as session:
         actions = [e.action for e in session.execute(select(AuditEntry).order_by(AuditEntry.seq)).scalars()]
-        assert service.actor_from_session(session, ok.session_token) is not None
-        assert service.actor_from_session(session, "forged") is None
+    assert service.actor_from_session(db, ok.session_token) is not None
+    assert service.actor_from_session(db, "forged") is None
     assert actions[-3:] == ["auth.login_failed", "auth.login_failed", "auth.login"]
 
 
@@ -64,8 +64,7 @@ def test_logout_ends_the_session(db: Database) -> None:
         ok = service.login(session, "wang", PASSWORD, 12)
         assert ok is not None
         service.logout(session, ok.actor, ok.session_token)
-    with db.transaction() as session:
-        assert service.actor_from_session(session, ok.session_token) is None
+    assert service.actor_from_session(db, ok.session_token) is None
 
 
 def test_password_guessing_locks_the_name(db: Database) -> None:
@@ -92,3 +91,32 @@ def test_failures_before_a_successful_login_do_not_count(db: Database) -> None:
         service.login(session, "wang", "one more typo!!", 12)
     with db.transaction() as session:
         assert service.login(session, "wang", PASSWORD, 12) is not None
+
+
+def test_remembered_callers_expire_and_logout_forgets_at_once(db: Database) -> None:
+    _person(db)
+    with db.transaction() as session:
+        ok = service.login(session, "wang", PASSWORD, 12)
+    assert ok is not None
+    assert service.actor_from_session(db, ok.session_token) is not None
+    assert service.remembered_session_actor(ok.session_token) is not None
+    with db.transaction() as session:
+        service.logout(session, ok.actor, ok.session_token)
+    assert service.remembered_session_actor(ok.session_token) is None
+    assert service.actor_from_session(db, ok.session_token) is None
+
+
+def test_actor_cache_forgets_after_its_ttl() -> None:
+    from fanzha.auth.cache import ActorCache
+
+    cache = ActorCache(ttl_s=0.05, max_entries=2)
+    actor = object()
+    cache.put("a", actor)  # type: ignore[arg-type]
+    assert cache.get("a") is actor
+    cache.put("b", actor)  # type: ignore[arg-type]
+    cache.put("c", actor)  # type: ignore[arg-type]
+    assert cache.get("a") is None  # evicted: the cache is bounded
+    import time
+
+    time.sleep(0.06)
+    assert cache.get("c") is None

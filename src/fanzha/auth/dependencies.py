@@ -6,6 +6,7 @@ import hmac
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from fanzha.auth import service
 from fanzha.auth.actor import Actor
@@ -28,35 +29,38 @@ class CsrfRejected(DomainError):
     code = "csrf_failed"
 
 
-def get_db(request: Request) -> Database:
+# Dependencies that do no I/O are async: FastAPI runs every sync dependency in the thread pool, and
+# those hops cost more than the work on a busy intake path.
+async def get_db(request: Request) -> Database:
     db: Database = request.app.state.db
     return db
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def optional_actor(request: Request, db: Annotated[Database, Depends(get_db)]) -> Actor | None:
+async def optional_actor(request: Request, db: Annotated[Database, Depends(get_db)]) -> Actor | None:
     """The caller from an API token (systems) or a session cookie (people), or None."""
     cached: Actor | None = getattr(request.state, "actor", None)
     if cached is not None:
         return cached
     header = request.headers.get("authorization", "")
     actor: Actor | None = None
-    with db.read() as session:
-        if header.lower().startswith("bearer "):
-            actor = service.actor_from_token(session, header[7:].strip())
-            if actor is None:
-                raise Unauthenticated("the API token is unknown or revoked")
-        elif token := request.cookies.get(SESSION_COOKIE):
-            actor = service.actor_from_session(session, token)
+    if header.lower().startswith("bearer "):
+        token = header[7:].strip()
+        actor = service.remembered_token_actor(token) or await run_in_threadpool(service.actor_from_token, db, token)
+        if actor is None:
+            raise Unauthenticated("the API token is unknown or revoked")
+    elif cookie := request.cookies.get(SESSION_COOKIE):
+        actor = service.remembered_session_actor(cookie) or await run_in_threadpool(
+            service.actor_from_session, db, cookie)
     request.state.actor = actor
     return actor
 
 
-def current_actor(request: Request, actor: Annotated[Actor | None, Depends(optional_actor)]) -> Actor:
+async def current_actor(request: Request, actor: Annotated[Actor | None, Depends(optional_actor)]) -> Actor:
     if actor is None:
         raise Unauthenticated("log in, or send an API token as 'Authorization: Bearer <token>'")
     # Cookie sessions must prove a state change came from our own page (CSRF); tokens need not.

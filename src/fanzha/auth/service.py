@@ -16,10 +16,12 @@ from sqlalchemy.orm import Session
 from fanzha.audit import service as audit
 from fanzha.audit.models import AuditEntry
 from fanzha.auth.actor import Actor
+from fanzha.auth.cache import ActorCache
 from fanzha.auth.models import ApiToken, Role, User, WebSession
 from fanzha.auth.permissions import ROLE_ORG_KINDS
 from fanzha.orgs.models import Organisation, OrgKind
 from fanzha.orgs.service import org_by_code
+from fanzha.storage.db import Database
 
 _hasher = PasswordHasher()
 # Verified against when the username is unknown, so a miss takes as long as a wrong password.
@@ -111,9 +113,27 @@ def _actor_row(row: Any, csrf_token: str | None) -> Actor:
                  org_kind=org_kind, org_short_code=short_code, csrf_token=csrf_token)
 
 
-def actor_from_token(session: Session, token: str) -> Actor | None:
-    row = session.connection().execute(_BY_TOKEN, {"token_hash": _sha256(token)}).first()
-    return _actor_row(row, None) if row else None
+actors = ActorCache()
+
+
+def remembered_token_actor(token: str) -> Actor | None:
+    """The caller behind an API token if this process saw it moments ago (no I/O)."""
+    return actors.get("t:" + _sha256(token))
+
+
+def remembered_session_actor(token: str) -> Actor | None:
+    return actors.get("s:" + _sha256(token))
+
+
+def actor_from_token(db: Database, token: str) -> Actor | None:
+    key = "t:" + _sha256(token)
+    if cached := actors.get(key):
+        return cached
+    row = db.read_one(_BY_TOKEN, {"token_hash": key[2:]})
+    actor = _actor_row(row, None) if row else None
+    if actor:
+        actors.put(key, actor)
+    return actor
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,13 +190,20 @@ def login(session: Session, username: str, password: str, session_hours: int) ->
     return LoginResult(token, csrf, actor)
 
 
-def actor_from_session(session: Session, token: str) -> Actor | None:
-    row = session.connection().execute(_BY_SESSION, {"token_hash": _sha256(token), "now": datetime.now(UTC)}).first()
-    return _actor_row(row, row[7]) if row else None
+def actor_from_session(db: Database, token: str) -> Actor | None:
+    key = "s:" + _sha256(token)
+    if cached := actors.get(key):
+        return cached
+    row = db.read_one(_BY_SESSION, {"token_hash": key[2:], "now": datetime.now(UTC)})
+    actor = _actor_row(row, row.csrf_token) if row else None
+    if actor:
+        actors.put(key, actor)
+    return actor
 
 
 def logout(session: Session, actor: Actor, token: str) -> None:
     session.execute(delete(WebSession).where(WebSession.token_hash == _sha256(token)))
+    actors.forget("s:" + _sha256(token))
     audit.append(session, actor, "auth.logout", "user", actor.username)
 
 

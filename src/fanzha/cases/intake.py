@@ -6,8 +6,9 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -15,12 +16,12 @@ from fanzha.audit import service as audit
 from fanzha.auth.actor import Actor
 from fanzha.auth.permissions import Permission, allowed
 from fanzha.cases.extract import extract
-from fanzha.cases.facts import PreparedFacts, new_entities, prepare_facts
+from fanzha.cases.facts import new_entities, prepare_facts
 from fanzha.cases.fraud_types import FraudType
 from fanzha.cases.linking import Link, find_links, store_links
-from fanzha.cases.models import Case, CaseEntity, CaseParty, CaseStatus, CaseStatusEvent, Transfer
-from fanzha.cases.numbering import next_case_number
+from fanzha.cases.models import Case, CaseStatus
 from fanzha.cases.schemas import FactsIn, ReportIn
+from fanzha.cases.writer import NewCase, insert_new_case
 from fanzha.config import Settings
 from fanzha.errors import Conflict, Forbidden, InvalidInput, NotFound
 from fanzha.storage.db import Database
@@ -73,18 +74,28 @@ def create_case(db: Database, settings: Settings, actor: Actor, report: ReportIn
 
     extraction = extract(report.narrative, received_at).to_dict()
     fraud_type = report.fraud_type or FraudType.parse(extraction["fraud_type"]["code"]).value
-    case = Case(
-        number="", channel=report.channel.value, external_ref=report.external_ref,
-        status=CaseStatus.RECEIVED.value, fraud_type=fraud_type, narrative=report.narrative,
-        extraction=json.dumps(extraction, ensure_ascii=False), received_at=received_at, first_action_at=None,
-        warnings=json.dumps(prepared.warnings, ensure_ascii=False),
-        created_by_id=actor.user_id, created_by_org_id=actor.org_id,
+    case_row: dict[str, Any] = {
+        "channel": report.channel.value, "external_ref": report.external_ref, "status": CaseStatus.RECEIVED.value,
+        "fraud_type": fraud_type, "narrative": report.narrative,
+        "extraction": json.dumps(extraction, ensure_ascii=False),
+        "warnings": json.dumps(prepared.warnings, ensure_ascii=False), "received_at": received_at,
+        "first_action_at": None, "created_by_id": actor.user_id, "created_by_org_id": actor.org_id,
+    }
+    new = NewCase(
+        case=case_row,
+        parties=[{"role": role, "name": p.name, "phone": p.phone, "id_number": p.id_number}
+                 for role, p in (("reporter", report.reporter), ("victim", report.victim)) if p is not None],
+        transfers=[{c: getattr(t, c) for c in TRANSFER_COLUMNS} for t in prepared.transfers],
+        entities=[{"kind": kind, "value": value, "org_hint": hint}
+                  for (kind, value), hint in prepared.entities.items()],
+        username=actor.username,
     )
     try:
         with db.transaction() as session:
-            case.number = next_case_number(session.connection(), settings.case_prefix, received_at)
-            links = _insert_case(session, actor, case, report, prepared)
-            audit.append(session, actor, "report.created", "case", case.number, {
+            conn = session.connection()
+            case_id, number, links = insert_new_case(conn, new, settings.case_prefix, received_at)
+            store_links(session, case_id, links, new_case=True)
+            audit.append(session, actor, "report.created", "case", number, {
                 "channel": report.channel.value, "fraud_type": fraud_type,
                 "transfers": len(prepared.transfers), "entities": len(prepared.entities),
                 "linked": sorted({link.other_number for link in links}),
@@ -98,42 +109,12 @@ def create_case(db: Database, settings: Settings, actor: Actor, report: ReportIn
         if existing is None:
             raise
         return IntakeResult(existing, created=False)
+    case = Case(id=case_id, number=number, **case_row)
     return IntakeResult(case, created=True, links=links, warnings=prepared.warnings)
 
 
-_INSERT_CASE = insert(Case).returning(Case.id)
-
-
-def _insert_case(session: Session, actor: Actor, case: Case, report: ReportIn, prepared: PreparedFacts) -> list[Link]:
-    """All rows of a new case in a few statements (plain SQL inserts: intake is the hottest write path)."""
-    conn = session.connection()
-    columns = ("number", "channel", "external_ref", "status", "fraud_type", "narrative", "extraction", "warnings",
-               "received_at", "first_action_at", "created_by_id", "created_by_org_id")
-    case.id = conn.execute(_INSERT_CASE, {c: getattr(case, c) for c in columns}).scalar_one()
-    parties = [
-        {"case_id": case.id, "role": role, "name": p.name, "phone": p.phone, "id_number": p.id_number}
-        for role, p in (("reporter", report.reporter), ("victim", report.victim)) if p is not None
-    ]
-    conn.execute(insert(CaseParty), parties)
-    if prepared.transfers:
-        conn.execute(insert(Transfer), [
-            {"case_id": case.id, "from_account": t.from_account, "from_bank": t.from_bank,
-             "to_account": t.to_account, "to_bank": t.to_bank, "to_name": t.to_name, "amount": t.amount,
-             "currency": t.currency, "occurred_at": t.occurred_at, "method": t.method}
-            for t in prepared.transfers
-        ])
-    if prepared.entities:
-        conn.execute(insert(CaseEntity), [
-            {"case_id": case.id, "kind": kind, "value": value, "org_hint": hint}
-            for (kind, value), hint in prepared.entities.items()
-        ])
-    conn.execute(insert(CaseStatusEvent), {
-        "case_id": case.id, "from_status": None, "to_status": CaseStatus.RECEIVED.value, "at": case.received_at,
-        "by_user_id": actor.user_id, "by_username": actor.username, "note": "",
-    })
-    links = find_links(session, case.id, list(prepared.entities))
-    store_links(session, case.id, links, new_case=True)
-    return links
+TRANSFER_COLUMNS = ("from_account", "from_bank", "to_account", "to_bank", "to_name", "amount", "currency",
+                    "occurred_at", "method")
 
 
 def add_facts(db: Database, settings: Settings, actor: Actor, case: Case, facts: FactsIn) -> IntakeResult:
@@ -157,7 +138,7 @@ def add_facts(db: Database, settings: Settings, actor: Actor, case: Case, facts:
         if locked.first_action_at is None:
             locked.first_action_at = datetime.now(UTC)
         session.flush()
-        links = find_links(session, locked.id, [(e.kind, e.value) for e in added])
+        links = find_links(session.connection(), locked.id, [(e.kind, e.value) for e in added])
         store_links(session, locked.id, links)
         audit.append(session, actor, "case.facts_confirmed", "case", locked.number, {
             "transfers": len(prepared.transfers), "entities": [f"{e.kind}:{e.value}" for e in added],

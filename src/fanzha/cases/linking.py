@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, insert, or_, select
+from sqlalchemy import ColumnElement, Connection, Select, and_, bindparam, insert, or_, select
 from sqlalchemy.orm import Session
 
 from fanzha.cases.models import Case, CaseEntity, CaseLink
@@ -42,23 +42,27 @@ def _find_statement(count: int) -> Select[int, str, str, str]:
     )
 
 
-def find_links(session: Session, case_id: int, entities: list[tuple[str, str]]) -> list[Link]:
+def find_links(conn: Connection, case_id: int, entities: list[tuple[str, str]]) -> list[Link]:
     """Other cases holding any of these (kind, value) pairs; one indexed query."""
     if not entities:
         return []
     params: dict[str, object] = {"case_id": case_id, "limit": MAX_LINKS_PER_ENTITY * len(entities)}
     for i, (kind, value) in enumerate(entities):
         params[f"k{i}"], params[f"v{i}"] = kind, value
-    rows = session.connection().execute(_find_statement(len(entities)), params).all()
+    rows = conn.execute(_find_statement(len(entities)), params).all()
+    return cap_per_entity([Link(other_id, number, kind, value) for other_id, number, kind, value in rows])
+
+
+def cap_per_entity(links: list[Link]) -> list[Link]:
+    """At most MAX_LINKS_PER_ENTITY links per shared value, newest cases first."""
     per_entity: dict[tuple[str, str], int] = {}
-    links: list[Link] = []
-    for other_id, number, kind, value in rows:
-        key = (kind, value)
-        if per_entity.get(key, 0) >= MAX_LINKS_PER_ENTITY:
-            continue
-        per_entity[key] = per_entity.get(key, 0) + 1
-        links.append(Link(other_id, number, kind, value))
-    return links
+    kept: list[Link] = []
+    for link in links:
+        key = (link.kind, link.value)
+        if per_entity.get(key, 0) < MAX_LINKS_PER_ENTITY:
+            per_entity[key] = per_entity.get(key, 0) + 1
+            kept.append(link)
+    return kept
 
 
 def store_links(session: Session, case_id: int, links: list[Link], *, new_case: bool = False) -> None:

@@ -29,7 +29,13 @@ def sequence_name(day: date) -> str:
     return f"case_seq_{day:%Y%m%d}"
 
 
-def _ensure_sequence(conn: Connection, name: str) -> None:
+def number_parts(prefix: str, received_at: datetime) -> tuple[str, str]:
+    """The number's fixed part ("SH20261125-") and the name of that day's sequence."""
+    day = received_at.astimezone(SHANGHAI).date()
+    return f"{prefix}{day:%Y%m%d}-", sequence_name(day)
+
+
+def ensure_day_sequence(conn: Connection, name: str) -> None:
     """Create the day's sequence once per process, outside the caller's transaction."""
     if name in _created_sequences:
         return
@@ -45,7 +51,7 @@ def next_case_number(conn: Connection, prefix: str, received_at: datetime) -> st
     day = received_at.astimezone(SHANGHAI).date()
     if conn.dialect.name == "postgresql":
         name = sequence_name(day)
-        _ensure_sequence(conn, name)
+        ensure_day_sequence(conn, name)
         value = conn.execute(text("SELECT nextval(:seq)"), {"seq": name}).scalar_one()
     else:
         value = conn.execute(_SQLITE_NEXT, {"day": day}).scalar_one()

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Executable, Row, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -54,6 +54,7 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT", **{READ_ONLY: True})
         self._readers = sessionmaker(self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
     @property
@@ -65,6 +66,15 @@ class Database:
         """Commit on success, roll back everything on any error: nothing is ever half-written."""
         with self.sessions.begin() as session:
             yield session
+
+    def read_one(self, statement: Executable, params: dict[str, Any]) -> Row[Any] | None:
+        """One row from one read-only statement, outside any transaction (no BEGIN/COMMIT round trips).
+
+        Used on every request to resolve the caller, where a transaction would cost two extra round trips.
+        """
+        with self._autocommit.connect() as conn:
+            row: Row[Any] | None = conn.execute(statement, params).first()
+            return row
 
     @contextmanager
     def read(self) -> Iterator[Session]:

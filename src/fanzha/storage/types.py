@@ -34,6 +34,16 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def money_to_storage(value: Decimal) -> int:
+    """The stored integer (1/10,000 units) for an amount; refuses floats and excess precision."""
+    if not isinstance(value, Decimal):
+        raise TypeError(f"money must be Decimal, got {type(value).__name__}")
+    scaled = value * _MONEY_FACTOR
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"amount {value} has more than {MONEY_SCALE} decimal places")
+    return int(scaled)
+
+
 class Money(TypeDecorator[Decimal]):
     """A Decimal stored as an integer count of 1/10,000 of the currency unit.
 
@@ -45,14 +55,7 @@ class Money(TypeDecorator[Decimal]):
     cache_ok = True
 
     def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> int | None:
-        if value is None:
-            return None
-        if not isinstance(value, Decimal):
-            raise TypeError(f"money must be Decimal, got {type(value).__name__}")
-        scaled = value * _MONEY_FACTOR
-        if scaled != scaled.to_integral_value():
-            raise ValueError(f"amount {value} has more than {MONEY_SCALE} decimal places")
-        return int(scaled)
+        return None if value is None else money_to_storage(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
