@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     # Amounts above this in one transfer are refused as absurd (in the transfer's own currency units).
     max_transfer_amount: int = Field(default=10_000_000_000, ge=1)
     # Threads per server process for blocking work; more only adds GIL contention on a small machine.
-    worker_threads: int = Field(default=8, ge=1, le=200)
+    worker_threads: int = Field(default=4, ge=1, le=200)
     # How long a process remembers who a token or session belongs to (0 disables); see auth/cache.py.
     auth_cache_seconds: float = Field(default=5.0, ge=0, le=60)
     gil_switch_interval_s: float = Field(default=0.0005, gt=0, le=0.1)
