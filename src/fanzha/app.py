@@ -10,6 +10,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 
 from fanzha.audit.api import router as audit_router
+from fanzha.audit.service import Sealer
 from fanzha.auth import service as auth_service
 from fanzha.auth.api import router as auth_router
 from fanzha.cases.api import router as cases_router
@@ -30,7 +31,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         # 5 ms switch interval lets busy threads stall it and every other intake queues behind it.
         sys.setswitchinterval(settings.gil_switch_interval_s)
         auth_service.actors.ttl_s = settings.auth_cache_seconds
+        sealer = Sealer(db, settings.audit_seal_interval_s) if db.dialect == "postgresql" else None
+        if sealer:
+            sealer.start()
         yield
+        if sealer:
+            sealer.stop()
 
     app = FastAPI(title="fanzha", version="0.1.0", description="Anti-telecom-fraud center operations platform",
                   lifespan=lifespan)

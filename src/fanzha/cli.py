@@ -194,6 +194,19 @@ def cases_extract(
     typer.echo(f"type     {ft['name']} ({ft['confidence']:.2f})")
 
 
+@audit_app.command("seal")
+def audit_seal(url: UrlOption = None) -> None:
+    """Chain every recorded entry not yet sealed (servers do this on their own every few ms)."""
+    from fanzha.audit import service
+    from fanzha.storage.db import Database
+
+    db = Database(_settings(url).database_url)
+    try:
+        typer.echo(f"sealed {service.seal_pending(db)} entries")
+    finally:
+        db.dispose()
+
+
 @audit_app.command("verify")
 def audit_verify(url: UrlOption = None) -> None:
     """Exit 0 if the audit chain is intact; otherwise name the first edited, removed or reordered entry."""
@@ -206,8 +219,9 @@ def audit_verify(url: UrlOption = None) -> None:
             result = service.verify(session)
     finally:
         db.dispose()
+    waiting = f"; {result.pending} recorded entries not yet sealed" if result.pending else ""
     if result.ok:
-        typer.echo(f"audit log intact: {result.checked} entries verified")
+        typer.echo(f"audit log intact: {result.checked} entries verified{waiting}")
         return
     typer.echo(f"audit log TAMPERED: {result.problem} (first bad entry: {result.first_bad_seq}; "
                f"{result.checked} entries verified before it)", err=True)

@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     worker_threads: int = Field(default=4, ge=1, le=200)
     # How long a process remembers who a token or session belongs to (0 disables); see auth/cache.py.
     auth_cache_seconds: float = Field(default=5.0, ge=0, le=60)
+    # How often a PostgreSQL server seals new audit entries into the hash chain.
+    audit_seal_interval_s: float = Field(default=0.05, gt=0, le=10)
     gil_switch_interval_s: float = Field(default=0.0005, gt=0, le=0.1)
     session_hours: int = Field(default=12, ge=1)
     # Cookies are only marked Secure behind TLS; loopback development runs plain HTTP.

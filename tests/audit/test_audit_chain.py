@@ -16,6 +16,7 @@ def _fill(db: Database, n: int) -> None:
     with db.transaction() as session:
         for i in range(n):
             audit.append(session, None, "test.event", "case", f"SH-{i}", {"i": i, "note": "冻结"})
+    audit.seal_pending(db)
 
 
 def test_intact_chain_verifies(db: Database) -> None:
@@ -91,3 +92,64 @@ def test_any_single_edit_is_found_at_its_entry(db: Database, count: int, data: s
         result = audit.verify(session)
     assert not result.ok
     assert result.first_bad_seq == victim
+
+
+def test_entries_are_recorded_at_once_and_sealed_in_insertion_order(db: Database) -> None:
+    with db.transaction() as session:
+        first = audit.append(session, None, "case.read", "case", "SH-1")
+        second = audit.append(session, None, "case.read", "case", "SH-2")
+    with db.transaction() as session:
+        before = audit.verify(session)
+    # PostgreSQL leaves sealing to the sealer; SQLite seals in the writer's transaction.
+    assert before.ok and before.pending + before.checked == 2
+    audit.seal_pending(db)
+    with db.transaction() as session:
+        after = audit.verify(session)
+        rows = {e.id: e.seq for e in audit.recent(session)}
+    assert after.ok and after.pending == 0 and after.checked == 2
+    assert rows[first.id] is not None and rows[second.id] == rows[first.id] + 1
+
+
+def test_rolled_back_change_leaves_no_entry(db: Database) -> None:
+    with db.transaction() as session:
+        audit.append(session, None, "kept", "case", "SH-1")
+    try:
+        with db.transaction() as session:
+            audit.append(session, None, "lost", "case", "SH-2")
+            raise RuntimeError("the change failed")
+    except RuntimeError:
+        pass
+    audit.seal_pending(db)
+    with db.transaction() as session:
+        assert [e.action for e in audit.recent(session)] == ["kept"]
+        assert audit.verify(session).ok
+
+
+def test_background_sealer_seals_new_entries(db: Database) -> None:
+    import time
+
+    sealer = audit.Sealer(db, interval_s=0.01)
+    sealer.start()
+    try:
+        with db.transaction() as session:
+            audit.append(session, None, "case.read", "case", "SH-1")
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            with db.transaction() as session:
+                if audit.verify(session).pending == 0:
+                    break
+            time.sleep(0.01)
+    finally:
+        sealer.stop()
+    with db.transaction() as session:
+        result = audit.verify(session)
+    assert result.ok and result.pending == 0 and result.checked == 1
+
+
+def test_unsealing_an_entry_to_edit_it_is_found(db: Database) -> None:
+    _fill(db, 4)
+    with db.transaction() as session:
+        session.execute(text("UPDATE audit_log SET seq = NULL, actor = 'mallory' WHERE seq = 2"))
+    with db.transaction() as session:
+        result = audit.verify(session)
+    assert not result.ok and result.first_bad_seq == 2

@@ -124,7 +124,7 @@ def test_bank_sees_only_its_slice_and_the_read_is_audited(
     for secret in ("narrative", "parties", "links", "extraction"):
         assert secret not in data
     with db.transaction() as session:
-        entries = session.execute(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1)).scalars().all()
+        entries = session.execute(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1)).scalars().all()
         after = session.execute(select(func.count()).select_from(AuditEntry)).scalar_one()
     assert after == before + 1
     assert (entries[0].action, entries[0].actor_org, entries[0].object_id) == ("case.read", "bank:ABC", number)

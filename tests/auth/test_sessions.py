@@ -37,7 +37,7 @@ def test_login_and_wrong_password(db: Database) -> None:
         ok = service.login(session, "wang", PASSWORD, 12)
     assert ok is not None and ok.actor.role is Role.DUTY_OFFICER
     with db.transaction() as session:
-        actions = [e.action for e in session.execute(select(AuditEntry).order_by(AuditEntry.seq)).scalars()]
+        actions = [e.action for e in session.execute(select(AuditEntry).order_by(AuditEntry.id)).scalars()]
     assert service.actor_from_session(db, ok.session_token) is not None
     assert service.actor_from_session(db, "forged") is None
     assert actions[-3:] == ["auth.login_failed", "auth.login_failed", "auth.login"]
@@ -76,7 +76,7 @@ def test_password_guessing_locks_the_name(db: Database) -> None:
         # Even the right password is refused while the name is locked, and the refusal is recorded.
         assert service.login(session, "wang", PASSWORD, 12) is None
     with db.transaction() as session:
-        last = session.execute(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1)).scalar_one()
+        last = session.execute(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1)).scalar_one()
     assert (last.action, last.object_id) == ("auth.login_locked", "wang")
 
 

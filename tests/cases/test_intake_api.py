@@ -124,7 +124,7 @@ def test_every_state_change_is_audited(db: Database, principal: MakePrincipal) -
     officer.client.post(f"/api/v1/cases/{number}/transitions", json={"to": "accepted"})
     with db.transaction() as session:
         actions = [e.action for e in session.execute(
-            select(AuditEntry).where(AuditEntry.object_id == number).order_by(AuditEntry.seq)).scalars()]
+            select(AuditEntry).where(AuditEntry.object_id == number).order_by(AuditEntry.id)).scalars()]
     assert actions == ["report.created", "case.transitioned"]
 
 

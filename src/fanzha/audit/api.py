@@ -20,14 +20,15 @@ def _require(actor: ActorDep) -> None:
 
 
 @router.get("")
-def list_entries(actor: ActorDep, db: DbDep, before_seq: int | None = None,
+def list_entries(actor: ActorDep, db: DbDep, before_id: int | None = None,
                  object_id: str | None = Query(default=None, max_length=64),
                  limit: int = Query(default=100, ge=1, le=1000)) -> dict[str, Any]:
     _require(actor)
     with db.read() as session:
-        rows = service.recent(session, before_seq=before_seq, limit=limit, object_id=object_id)
+        rows = service.recent(session, before_id=before_id, limit=limit, object_id=object_id)
         return {"items": [
-            {"seq": e.seq, "at": e.at.isoformat(), "actor": e.actor, "actor_org": e.actor_org, "action": e.action,
+            {"id": e.id, "seq": e.seq, "sealed": e.seq is not None, "at": e.at.isoformat(), "actor": e.actor,
+             "actor_org": e.actor_org, "action": e.action,
              "object_type": e.object_type, "object_id": e.object_id, "details": e.details, "hash": e.hash}
             for e in rows
         ]}
@@ -39,4 +40,4 @@ def verify(actor: ActorDep, db: DbDep) -> dict[str, Any]:
     with db.read() as session:
         result = service.verify(session)
     return {"ok": result.ok, "checked": result.checked, "first_bad_seq": result.first_bad_seq,
-            "problem": result.problem}
+            "problem": result.problem, "pending": result.pending}

@@ -27,7 +27,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_head'))
     )
     op.create_table('audit_log',
-    sa.Column('seq', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('seq', sa.BigInteger(), nullable=True),
     sa.Column('at', fanzha.storage.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('actor', sa.String(length=64), nullable=False),
     sa.Column('actor_org', sa.String(length=64), nullable=False),
@@ -35,11 +36,14 @@ def upgrade() -> None:
     sa.Column('object_type', sa.String(length=32), nullable=False),
     sa.Column('object_id', sa.String(length=64), nullable=False),
     sa.Column('details', sa.Text(), nullable=False),
-    sa.Column('prev_hash', sa.String(length=64), nullable=False),
-    sa.Column('hash', sa.String(length=64), nullable=False),
-    sa.PrimaryKeyConstraint('seq', name=op.f('pk_audit_log'))
+    sa.Column('prev_hash', sa.String(length=64), nullable=True),
+    sa.Column('hash', sa.String(length=64), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_log')),
+    sa.UniqueConstraint('seq', name=op.f('uq_audit_log_seq'))
     )
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
+        batch_op.create_index('ix_audit_log_pending', ['id'], unique=False, postgresql_where=sa.text('seq IS NULL'),
+                              sqlite_where=sa.text('seq IS NULL'))
         batch_op.create_index(batch_op.f('ix_audit_log_action'), ['action'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_log_object_id'), ['object_id'], unique=False)
 
@@ -273,6 +277,7 @@ def downgrade() -> None:
     op.drop_table('organisations')
     op.drop_table('case_counters')
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
+        batch_op.drop_index('ix_audit_log_pending')
         batch_op.drop_index(batch_op.f('ix_audit_log_object_id'))
         batch_op.drop_index(batch_op.f('ix_audit_log_action'))
 
