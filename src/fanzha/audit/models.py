@@ -40,7 +40,7 @@ class AuditEntry(Base):
 
 
 class AuditHead(Base):
-    """A single row naming the chain's last entry; locking it serialises appends.
+    """A single row naming the chain's last sealed entry; locking it allows one sealer at a time.
 
     It also lets verification notice entries cut off the end of the log.
     """
