@@ -2,6 +2,7 @@
 
 from fanzha.audit.models import AuditEntry, AuditHead
 from fanzha.auth.models import ApiToken, User, WebSession
+from fanzha.banking.models import BankInstruction, OutboxMessage
 from fanzha.cases.models import (
     Case,
     CaseCounter,
@@ -15,6 +16,6 @@ from fanzha.orgs.models import Organisation
 from fanzha.storage.base import Base
 
 __all__ = [
-    "ApiToken", "AuditEntry", "AuditHead", "Base", "Case", "CaseCounter", "CaseEntity", "CaseLink",
+    "ApiToken", "AuditEntry", "AuditHead", "Base", "BankInstruction", "OutboxMessage", "Case", "CaseCounter", "CaseEntity", "CaseLink",
     "CaseParty", "CaseStatusEvent", "Organisation", "Transfer", "User", "WebSession",
 ]

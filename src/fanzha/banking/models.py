@@ -1,0 +1,72 @@
+"""Instructions to banks (stop-payment, freeze, queries) and the outbox that delivers them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from fanzha.storage.base import Base
+from fanzha.storage.types import Money, UTCDateTime
+
+
+class BankInstruction(Base):
+    """One instruction to one bank about one account, with its lifecycle (see banking/lifecycle.py)."""
+
+    __tablename__ = "bank_instructions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(24))  # stop_payment, freeze, transaction_query, account_query
+    bank_code: Mapped[str] = mapped_column(String(32))
+    account: Mapped[str] = mapped_column(String(40))
+    currency: Mapped[str] = mapped_column(String(3))
+    requested_amount: Mapped[Decimal | None] = mapped_column(Money())  # None: the whole account
+    held_amount: Mapped[Decimal | None] = mapped_column(Money())
+    major_case: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(24))
+    renewals: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The envelope id of the instruction as first sent; answers name it as their request_id.
+    message_id: Mapped[str] = mapped_column(String(36), unique=True)
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    answer: Mapped[str] = mapped_column(Text, default="{}")  # the bank's last signed answer (JSON)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (
+        Index("ix_bank_instructions_bank_status", "bank_code", "status"),  # a bank liaison's inbox
+        Index("ix_bank_instructions_status_expiry", "status", "expires_at"),  # expiry alarms
+    )
+
+
+class OutboxMessage(Base):
+    """A signed message written in the same transaction as the decision that caused it.
+
+    The dispatcher delivers it; a message whose lease ran out (the dispatcher died) is delivered again
+    with the same idempotency key, and the bank answers a repeat with its first answer, so each
+    instruction takes effect exactly once.
+    """
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instruction_id: Mapped[int] = mapped_column(ForeignKey("bank_instructions.id", ondelete="CASCADE"), index=True)
+    message_type: Mapped[str] = mapped_column(String(32))
+    recipient: Mapped[str] = mapped_column(String(64))
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    envelope: Mapped[str] = mapped_column(Text)  # signed JSON, sent byte for byte on every attempt
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, delivered, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
