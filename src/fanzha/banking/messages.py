@@ -1,0 +1,603 @@
+"""The center <-> bank message protocol, version 1: an ``Envelope`` around one typed body, as JSON over HTTP.
+
+There is no public specification of China's national stop-payment platform (DOMAIN.md §3), so these shapes
+are ours. Every message travels in an envelope::
+
+    {"v": 1, "type": "StopPayment", "id": "<uuid4>", "idempotency_key": "SH20261125-000123:sp:1",
+     "sent_at": "2026-11-25T10:15:00+08:00", "sender": "center", "recipient": "bank:ABC",
+     "kid": "<16 hex>", "body": {...}, "sig": "<base64 Ed25519>"}
+
+Instructions (StopPayment, Freeze, Renew, Release, TransactionQuery, AccountQuery) go from ``center`` to one
+``bank:<CODE>``; each answer (``<Type>Result``, or ``Error``) goes back with ``body.request_id`` = the
+instruction's envelope ``id``. A bank acts on an ``idempotency_key`` once: a resend with the same key gets the
+first answer again, which is what lets the outbox retry after a crash without doubling a hold.
+
+Usage::
+
+    unsigned = new_envelope(StopPayment(...), sender="center", recipient="bank:ABC", idempotency_key=key)
+    wire = signing.sign(unsigned, private_key, kid)     # dict: POST it as JSON
+    env = parse_envelope(request_bytes)                 # after signing.verify(raw_dict, keyring)
+    body = env.typed_body()                             # -> StopPayment
+
+``Envelope`` keeps ``sent_at`` and ``body`` exactly as received (strings and a plain dict) because the
+signature covers the wire form: ``Envelope.model_validate(d).to_wire() == d`` for every valid ``d``, so an
+envelope can be stored and re-verified later. ``typed_body()`` is the validated, typed view.
+
+Rules on the wire: amounts are decimal strings (``"12000.50"``), never JSON floats, with at most the
+currency's minor units; every time carries a UTC offset; accounts are 6-40 upper-case digits or letters,
+already normalised (no spaces or dashes); unknown fields are refused.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from fanzha.money import CURRENCIES, minor_units
+
+PROTOCOL_VERSION: Final = 1
+CENTER: Final = "center"
+_MAX_AMOUNT = Decimal(10) ** 15
+_AMOUNT_QUANTUM = Decimal("0.0001")  # storage keeps 4 decimals (fanzha.storage.types.MONEY_SCALE)
+BANK_CODE_RE: Final = r"[A-Z0-9]{2,12}"
+ORG_RE: Final = rf"^(center|bank:{BANK_CODE_RE})$"
+KID_RE: Final = r"^[0-9a-f]{16}$"
+# 64 raw signature bytes in standard base64 with padding.
+SIG_RE: Final = r"^[A-Za-z0-9+/]{86}==$"
+
+
+class MessageError(ValueError):
+    """A message that this build cannot accept; ``str()`` says why and is safe to log and return."""
+
+
+class UnsupportedVersion(MessageError):
+    pass
+
+
+class UnknownMessageType(MessageError):
+    pass
+
+
+class InvalidMessage(MessageError):
+    pass
+
+
+class MessageType(StrEnum):
+    STOP_PAYMENT = "StopPayment"
+    STOP_PAYMENT_RESULT = "StopPaymentResult"
+    FREEZE = "Freeze"
+    FREEZE_RESULT = "FreezeResult"
+    RENEW = "Renew"
+    RENEW_RESULT = "RenewResult"
+    RELEASE = "Release"
+    RELEASE_RESULT = "ReleaseResult"
+    TRANSACTION_QUERY = "TransactionQuery"
+    TRANSACTION_QUERY_RESULT = "TransactionQueryResult"
+    ACCOUNT_QUERY = "AccountQuery"
+    ACCOUNT_QUERY_RESULT = "AccountQueryResult"
+    ERROR = "Error"
+
+
+# Instruction -> the answer type that settles it (an Error answer settles any of them).
+RESULT_TYPE: Final[dict[MessageType, MessageType]] = {
+    MessageType.STOP_PAYMENT: MessageType.STOP_PAYMENT_RESULT,
+    MessageType.FREEZE: MessageType.FREEZE_RESULT,
+    MessageType.RENEW: MessageType.RENEW_RESULT,
+    MessageType.RELEASE: MessageType.RELEASE_RESULT,
+    MessageType.TRANSACTION_QUERY: MessageType.TRANSACTION_QUERY_RESULT,
+    MessageType.ACCOUNT_QUERY: MessageType.ACCOUNT_QUERY_RESULT,
+}
+INSTRUCTION_TYPES: Final = frozenset(RESULT_TYPE)
+ANSWER_TYPES: Final = frozenset(RESULT_TYPE.values())
+
+
+# ---- field types ---------------------------------------------------------------------------------------------
+
+def _no_float(value: object) -> object:
+    # A JSON float has already lost exactness by the time we see it; refuse rather than guess.
+    if isinstance(value, float | bool):
+        raise ValueError('amounts are decimal strings such as "12000.50", never floats')
+    return value
+
+
+def _amount_scale(value: Decimal) -> Decimal:
+    if abs(value) >= _MAX_AMOUNT:
+        raise ValueError(f"amount {value} is implausibly large")
+    if value != value.quantize(_AMOUNT_QUANTUM):
+        raise ValueError(f"amount {value} has more than 4 decimal places")
+    return value
+
+
+def _uuid4(value: str) -> str:
+    try:
+        parsed = uuid.UUID(value)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a UUID") from exc
+    # Only the canonical lower-case form: one id, one spelling, so ids compare as strings everywhere.
+    if parsed.version != 4 or str(parsed) != value:
+        raise ValueError(f"{value!r} is not a canonical lower-case UUID4")
+    return value
+
+
+def _aware_iso(value: str) -> str:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not an ISO 8601 time") from exc
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise ValueError(f"{value!r} has no UTC offset: times must be timezone-aware")
+    return value
+
+
+def _currency(value: str) -> str:
+    # Exact code only: the wire is not the place to forgive "cny " (check_currency would).
+    if value not in CURRENCIES:
+        raise ValueError(f"unknown currency {value!r}: use an ISO 4217 code such as CNY, EUR, USD, HKD")
+    return value
+
+
+_Decimal = Annotated[
+    Decimal,
+    BeforeValidator(_no_float),
+    AfterValidator(_amount_scale),
+    # Plain fixed-point text, never "1E+3".
+    PlainSerializer(lambda v: format(v, "f"), return_type=str, when_used="json"),
+]
+Amount = Annotated[_Decimal, Field(gt=0)]
+NonNegativeAmount = Annotated[_Decimal, Field(ge=0)]
+SignedAmount = _Decimal  # balances can be negative (overdraft, credit card)
+Currency = Annotated[str, AfterValidator(_currency)]
+Uuid4Str = Annotated[str, AfterValidator(_uuid4)]
+Account = Annotated[str, Field(pattern=r"^[0-9A-Z]{6,40}$", description="normalised: 6-40 digits or letters")]
+BankCode = Annotated[str, Field(pattern=rf"^{BANK_CODE_RE}$", description="bank code, e.g. ABC, ICBC")]
+CaseNumber = Annotated[str, Field(pattern=r"^[A-Z]{1,6}\d{8}-\d{6}$", description="e.g. SH20261125-000123")]
+Officer = Annotated[str, Field(pattern=r"^[^\x00-\x1f\x7f]{1,64}$",
+                               description="the police officer giving the instruction (police number or user name)")]
+Text = Annotated[str, Field(min_length=1, max_length=500, pattern=r"^[^\x00-\x08\x0b-\x1f\x7f]*$")]
+HoldKind = Literal["stop_payment", "freeze"]
+
+
+class _Body(BaseModel):
+    """A message body: unknown fields refused, values validated, nothing silently rewritten."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="after")
+    def _minor_units(self) -> _Body:
+        # Each amount field is checked against the currency given beside it (12000.505 CNY is not money).
+        currency = getattr(self, "currency", None)
+        if isinstance(currency, str):
+            for name in type(self).model_fields:
+                value = getattr(self, name)
+                if isinstance(value, Decimal):
+                    _check_minor_units(value, currency, name)
+        return self
+
+
+def _check_minor_units(value: Decimal, currency: str, field: str) -> None:
+    digits = minor_units(currency)
+    if value != value.quantize(Decimal(1).scaleb(-digits)):
+        raise ValueError(f"{field}: {currency} amounts have at most {digits} decimal places, got {value}")
+
+
+# ---- instructions (center -> bank) ---------------------------------------------------------------------------
+
+class StopPayment(_Body):
+    """Emergency stop-payment (紧急止付): hold the account, or up to ``amount`` of it, for ``hold_hours``.
+
+    The bank checks name, account, amount and time. ISO 20022 has no hold order; the nearest relatives are
+    camt.056 (recall request) and SWIFT gpi Stop and Recall, keyed like ``idempotency_key`` by one
+    end-to-end reference (UETR).
+    """
+
+    case_number: CaseNumber
+    officer: Officer
+    account: Account
+    bank_code: BankCode
+    account_name: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    amount: Amount | None = Field(default=None, description="None = the whole account")
+    currency: Currency
+    reason: Text
+    victim_transfer_at: AwareDatetime | None = None
+    hold_hours: int = Field(default=48, ge=1, le=24 * 31)
+
+
+class Freeze(_Body):
+    """Freeze (冻结) for ``days``; with ``amount`` it is a limited freeze (限额冻结) that never exceeds it."""
+
+    case_number: CaseNumber
+    officer: Officer
+    account: Account
+    bank_code: BankCode
+    amount: Amount | None = Field(default=None, description="None = the whole account")
+    currency: Currency
+    days: int = Field(default=180, ge=1, le=3 * 366)
+    major_case: bool = False
+
+
+class Renew(_Body):
+    """Extend an existing hold; ``hours_or_days`` is hours for a stop-payment, days for a freeze."""
+
+    case_number: CaseNumber
+    officer: Officer
+    target_id: Uuid4Str = Field(description="envelope id of the original StopPayment or Freeze")
+    kind: HoldKind
+    hours_or_days: int = Field(ge=1, le=3 * 366)
+
+
+class Release(_Body):
+    case_number: CaseNumber
+    officer: Officer
+    target_id: Uuid4Str = Field(description="envelope id of the original StopPayment or Freeze")
+    kind: HoldKind
+    reason: Text
+
+
+class TransactionQuery(_Body):
+    """Transaction details from ``since`` (ISO 20022: camt.060 asking for a camt.052/053 report)."""
+
+    case_number: CaseNumber
+    officer: Officer
+    account: Account
+    bank_code: BankCode
+    since: AwareDatetime
+    until: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _window(self) -> TransactionQuery:
+        if self.until is not None and self.until < self.since:
+            raise ValueError("until is before since")
+        return self
+
+
+class AccountQuery(_Body):
+    """Holder, balances, status and holds of an account (ISO 20022 relative: acmt.023/acmt.024)."""
+
+    case_number: CaseNumber
+    officer: Officer
+    account: Account
+    bank_code: BankCode
+
+
+# ---- answers (bank -> center) --------------------------------------------------------------------------------
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ValueError(message)
+
+
+class StopPaymentResult(_Body):
+    """The bank's answer to a StopPayment (ISO 20022 relative: camt.029 resolution of investigation).
+
+    ``held`` = everything asked for (or the whole account) is held; ``partial`` = less was there to hold;
+    ``rejected`` needs a ``reason`` and holds nothing. A hold always comes with its ``expires_at``.
+    """
+
+    request_id: Uuid4Str
+    status: Literal["held", "partial", "rejected"]
+    held_amount: NonNegativeAmount
+    currency: Currency
+    balance_at_hold: SignedAmount | None = None
+    expires_at: AwareDatetime | None = None
+    reason: Text | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> StopPaymentResult:
+        if self.status == "rejected":
+            _require(self.held_amount == 0, "a rejected stop-payment holds nothing (held_amount must be 0)")
+            _require(self.reason is not None, "a rejected stop-payment needs a reason")
+        else:
+            _require(self.expires_at is not None, f"a {self.status} stop-payment needs expires_at")
+        return self
+
+
+class FreezeResult(_Body):
+    request_id: Uuid4Str
+    status: Literal["frozen", "partial", "rejected"]
+    frozen_amount: NonNegativeAmount
+    currency: Currency
+    expires_at: AwareDatetime | None = None
+    reason: Text | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FreezeResult:
+        if self.status == "rejected":
+            _require(self.frozen_amount == 0, "a rejected freeze freezes nothing (frozen_amount must be 0)")
+            _require(self.reason is not None, "a rejected freeze needs a reason")
+        else:
+            _require(self.expires_at is not None, f"a {self.status} freeze needs expires_at")
+        return self
+
+
+class RenewResult(_Body):
+    request_id: Uuid4Str
+    status: Literal["renewed", "rejected"]
+    expires_at: AwareDatetime | None = None
+    reason: Text | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RenewResult:
+        if self.status == "rejected":
+            _require(self.reason is not None, "a rejected renewal needs a reason")
+        else:
+            _require(self.expires_at is not None, "a renewal needs the new expires_at")
+        return self
+
+
+class ReleaseResult(_Body):
+    request_id: Uuid4Str
+    status: Literal["released", "rejected"]
+    reason: Text | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ReleaseResult:
+        _require(self.status != "rejected" or self.reason is not None, "a rejected release needs a reason")
+        return self
+
+
+class Transaction(_Body):
+    txn_id: Annotated[str, Field(min_length=1, max_length=64)]
+    at: AwareDatetime
+    direction: Literal["in", "out"]
+    amount: Amount
+    currency: Currency
+    counterparty_account: Account | None = None
+    counterparty_bank: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    # Cash-out channels (atm, counter, pos, abroad, platform) end a trace branch (DOMAIN.md §4).
+    channel: Literal["transfer", "atm", "counter", "pos", "abroad", "platform"]
+    balance_after: SignedAmount
+
+
+class TransactionQueryResult(_Body):
+    request_id: Uuid4Str
+    account: Account
+    transactions: list[Transaction] = Field(max_length=100_000)
+
+
+class Balance(_Body):
+    currency: Currency
+    balance: SignedAmount
+    available: SignedAmount
+
+
+class Hold(_Body):
+    hold_id: Annotated[str, Field(min_length=1, max_length=64)]
+    kind: HoldKind
+    amount: NonNegativeAmount
+    currency: Currency
+    expires_at: AwareDatetime
+
+
+class AccountQueryResult(_Body):
+    request_id: Uuid4Str
+    account: Account
+    holder_name: Annotated[str, Field(min_length=1, max_length=64)]
+    holder_id_masked: Annotated[str, Field(min_length=1, max_length=32)]
+    status: Literal["active", "closed", "dormant"]
+    balances: list[Balance] = Field(max_length=200)
+    holds: list[Hold] = Field(max_length=1000)
+
+
+class Error(_Body):
+    """A refusal of a message as such (malformed, bad signature, unknown target), not a business answer.
+
+    A business refusal (unknown account, nothing to hold) is a ``*Result`` with status ``rejected``.
+    ``request_id`` is absent only when the refused message had no readable id.
+    """
+
+    request_id: Uuid4Str | None = None
+    code: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+    message: Annotated[str, Field(max_length=2000)]
+
+
+MessageBody = (StopPayment | StopPaymentResult | Freeze | FreezeResult | Renew | RenewResult | Release
+               | ReleaseResult | TransactionQuery | TransactionQueryResult | AccountQuery | AccountQueryResult | Error)
+
+_BODIES: Final[dict[MessageType, type[_Body]]] = {
+    MessageType.STOP_PAYMENT: StopPayment,
+    MessageType.STOP_PAYMENT_RESULT: StopPaymentResult,
+    MessageType.FREEZE: Freeze,
+    MessageType.FREEZE_RESULT: FreezeResult,
+    MessageType.RENEW: Renew,
+    MessageType.RENEW_RESULT: RenewResult,
+    MessageType.RELEASE: Release,
+    MessageType.RELEASE_RESULT: ReleaseResult,
+    MessageType.TRANSACTION_QUERY: TransactionQuery,
+    MessageType.TRANSACTION_QUERY_RESULT: TransactionQueryResult,
+    MessageType.ACCOUNT_QUERY: AccountQuery,
+    MessageType.ACCOUNT_QUERY_RESULT: AccountQueryResult,
+    MessageType.ERROR: Error,
+}
+_TYPE_OF: Final[dict[type[_Body], MessageType]] = {model: kind for kind, model in _BODIES.items()}
+
+
+def message_type(value: str | MessageType) -> MessageType:
+    """The MessageType named ``value``; ``UnknownMessageType`` names what was given otherwise."""
+    try:
+        return MessageType(value)
+    except ValueError:
+        known = ", ".join(t.value for t in MessageType)
+        raise UnknownMessageType(f"unknown message type {value!r} (known: {known})") from None
+
+
+def body_model(kind: str | MessageType) -> type[BaseModel]:
+    return _BODIES[message_type(kind)]
+
+
+def type_of(body: BaseModel) -> MessageType:
+    kind = _TYPE_OF.get(type(body)) if isinstance(body, _Body) else None
+    if kind is None:
+        raise UnknownMessageType(f"{type(body).__name__} is not a message body")
+    return kind
+
+
+def bank_code_of(org: str) -> str | None:
+    """``"bank:ABC"`` -> ``"ABC"``; ``"center"`` -> None."""
+    return org.removeprefix("bank:") if org.startswith("bank:") else None
+
+
+def _check_routing(kind: MessageType, sender: str, recipient: str, body: BaseModel) -> None:
+    """Instructions go center -> one bank, answers come back; a body naming a bank must name the recipient."""
+    if kind in INSTRUCTION_TYPES:
+        _require(sender == CENTER and bank_code_of(recipient) is not None,
+                 f"{kind} goes from center to a bank, not from {sender} to {recipient}")
+    elif kind in ANSWER_TYPES:
+        _require(recipient == CENTER and bank_code_of(sender) is not None,
+                 f"{kind} goes from a bank to center, not from {sender} to {recipient}")
+    else:
+        _require(CENTER in (sender, recipient) and sender != recipient,
+                 f"{kind} goes between center and a bank, not from {sender} to {recipient}")
+    bank_code = getattr(body, "bank_code", None)
+    if bank_code is not None:
+        # A misrouted instruction (ICBC's account sent to ABC) must fail here, not at the wrong bank.
+        _require(bank_code_of(recipient) == bank_code, f"body.bank_code {bank_code} but recipient is {recipient}")
+
+
+class Envelope(BaseModel):
+    """One signed message as it travels; see the module docstring for the wire rules."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    v: Literal[1]
+    type: MessageType
+    id: Uuid4Str
+    idempotency_key: Annotated[str, Field(pattern=r"^[A-Za-z0-9._:\-]{1,128}$")]
+    sent_at: Annotated[str, Field(max_length=64), AfterValidator(_aware_iso)]
+    sender: Annotated[str, Field(pattern=ORG_RE)]
+    recipient: Annotated[str, Field(pattern=ORG_RE)]
+    kid: Annotated[str, Field(pattern=KID_RE)]
+    body: dict[str, Any]
+    sig: Annotated[str, Field(pattern=SIG_RE)]
+
+    _typed: _Body | None = PrivateAttr(default=None)
+
+    @field_validator("v", mode="before")
+    @classmethod
+    def _version(cls, value: object) -> object:
+        # Literal[1] would take True or 1.0 and then re-serialise them as 1, which breaks the signature.
+        if type(value) is not int or value != PROTOCOL_VERSION:
+            raise UnsupportedVersion(f"protocol version {value!r} is not supported (this build speaks v1)")
+        return value
+
+    @model_validator(mode="after")
+    def _typed_and_routed(self) -> Envelope:
+        try:
+            self._typed = _BODIES[self.type].model_validate(self.body)
+        except ValidationError as exc:
+            # Re-raised as a plain ValueError so the error path reads "body.<field>", not a nested dump.
+            raise ValueError(_describe(exc, prefix="body")) from None
+        _check_routing(self.type, self.sender, self.recipient, self._typed)
+        return self
+
+    def typed_body(self) -> MessageBody:
+        assert self._typed is not None  # set by validation; an Envelope cannot exist without it
+        return self._typed  # type: ignore[return-value]  # _BODIES holds exactly the MessageBody classes
+
+    @property
+    def sent_time(self) -> datetime:
+        return datetime.fromisoformat(self.sent_at)
+
+    @property
+    def bank_code(self) -> str:
+        """The bank on the other side of this message, whichever direction it travels."""
+        code = bank_code_of(self.recipient) or bank_code_of(self.sender)
+        assert code is not None  # routing validation guarantees one bank side
+        return code
+
+    def to_wire(self) -> dict[str, Any]:
+        """The exact dict that was signed (a copy: callers may not disturb the signed form)."""
+        wire: dict[str, Any] = self.model_dump(mode="json")
+        return wire
+
+    def to_json_bytes(self) -> bytes:
+        return json.dumps(self.to_wire(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def new_envelope(body: MessageBody, *, sender: str, recipient: str, idempotency_key: str,
+                 message_id: str | None = None, sent_at: datetime | None = None) -> dict[str, Any]:
+    """The unsigned wire dict (no ``kid``, no ``sig``) for ``body``; pass it to ``signing.sign``.
+
+    Routing is checked here so that a misaddressed instruction never gets as far as a signature.
+    """
+    kind = type_of(body)
+    if not re.fullmatch(ORG_RE, sender) or not re.fullmatch(ORG_RE, recipient):
+        raise InvalidMessage(f"sender and recipient are 'center' or 'bank:<CODE>', got {sender!r}, {recipient!r}")
+    if sent_at is None:
+        sent_at = datetime.now(UTC)
+    elif sent_at.tzinfo is None:
+        raise InvalidMessage("naive sent_at refused: times must be timezone-aware")
+    try:
+        _check_routing(kind, sender, recipient, body)
+    except ValueError as exc:
+        raise InvalidMessage(str(exc)) from None
+    return {
+        "v": PROTOCOL_VERSION,
+        "type": kind.value,
+        "id": message_id or str(uuid.uuid4()),
+        "idempotency_key": idempotency_key,
+        "sent_at": sent_at.isoformat(),
+        "sender": sender,
+        "recipient": recipient,
+        "body": body.model_dump(mode="json"),
+    }
+
+
+def parse_envelope(raw: bytes | str | dict[str, Any]) -> Envelope:
+    """Validate a received message (JSON bytes/text or an already-decoded dict).
+
+    Raises ``UnsupportedVersion`` / ``UnknownMessageType`` naming the offending value, or ``InvalidMessage``;
+    all are ``MessageError``, a ``ValueError``. This does not check the signature: call
+    ``signing.verify`` on the same dict first.
+    """
+    data: object
+    if isinstance(raw, bytes | str):
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidMessage(f"message is not JSON: {exc}") from None
+    else:
+        data = raw
+    if not isinstance(data, dict):
+        raise InvalidMessage(f"message must be a JSON object, got {type(data).__name__}")
+    # Version first, then type: a v2 message may have types and bodies this build cannot judge.
+    version = data.get("v")
+    if type(version) is not int or version != PROTOCOL_VERSION:
+        raise UnsupportedVersion(f"protocol version {version!r} is not supported (this build speaks v1)")
+    kind = data.get("type")
+    if not isinstance(kind, str):
+        raise UnknownMessageType(f"message type {kind!r} is not a string")
+    message_type(kind)
+    try:
+        return Envelope.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidMessage("invalid message: " + _describe(exc)) from None
+
+
+def _describe(exc: ValidationError, prefix: str = "") -> str:
+    parts = []
+    for error in exc.errors(include_url=False, include_input=False):
+        # A ValueError from our own validators reads better without pydantic's "Value error, " prefix.
+        ctx = error.get("ctx") or {}
+        message = str(ctx["error"]) if error["type"] == "value_error" and "error" in ctx else error["msg"]
+        where = ".".join(str(p) for p in (prefix, *error["loc"]) if p != "")
+        parts.append(f"{where}: {message}" if where else message)
+    return "; ".join(parts)
