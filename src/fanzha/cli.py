@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import sys
 from datetime import datetime
@@ -19,7 +20,9 @@ db_app = typer.Typer(help="Database schema", no_args_is_help=True)
 users_app = typer.Typer(help="Accounts for people and systems", no_args_is_help=True)
 cases_app = typer.Typer(help="Cases and reports", no_args_is_help=True)
 audit_app = typer.Typer(help="The tamper-evident audit log", no_args_is_help=True)
-for sub, name in ((db_app, "db"), (users_app, "users"), (cases_app, "cases"), (audit_app, "audit")):
+sim_app = typer.Typer(help="Simulated partners, each its own process on loopback", no_args_is_help=True)
+for sub, name in ((db_app, "db"), (users_app, "users"), (cases_app, "cases"), (audit_app, "audit"),
+                  (sim_app, "sim")):
     app.add_typer(sub, name=name)
 
 UrlOption = Annotated[str | None, typer.Option("--url", help="database URL (default FANZHA_DATABASE_URL)")]
@@ -226,6 +229,40 @@ def audit_verify(url: UrlOption = None) -> None:
     typer.echo(f"audit log TAMPERED: {result.problem} (first bad entry: {result.first_bad_seq}; "
                f"{result.checked} entries verified before it)", err=True)
     raise typer.Exit(1)
+
+
+def sim_banks_argv(*, host: str = "127.0.0.1", port: int = 8101, latency_ms: int = 0,
+                   keys_dir: Path | None = None, seed: int | None = None, state: Path | None = None,
+                   open_unknown: bool = False) -> list[str]:
+    """The command that runs the simulated banks (the product never imports ``sim``: it starts a process)."""
+    from fanzha.banking.keys import key_directory
+
+    argv = [sys.executable, "-m", "sim.banks", "--host", host, "--port", str(port), "--latency-ms", str(latency_ms),
+            "--keys-dir", str(keys_dir or key_directory(get_settings()))]
+    if seed is not None:
+        argv += ["--seed", str(seed)]
+    if state is not None:
+        argv += ["--state", str(state)]
+    if open_unknown:
+        argv.append("--open-unknown")
+    return argv
+
+
+@sim_app.command("banks")
+def sim_banks(
+    host: Annotated[str, typer.Option(help="loopback only")] = "127.0.0.1",
+    port: int = 8101,
+    latency_ms: Annotated[int, typer.Option(min=0, help="delay before every answer")] = 0,
+    keys_dir: Annotated[Path | None, typer.Option(help="bank keys and keyrings (default var/keys)")] = None,
+    seed: Annotated[int | None, typer.Option(help="open deterministic demo accounts")] = None,
+    state: Annotated[Path | None, typer.Option(help="keep the books in this JSON file across restarts")] = None,
+    open_unknown: Annotated[bool, typer.Option(help="open unknown accounts whose BIN is the bank's")] = False,
+) -> None:
+    """Simulate every bank of the BIN table: accounts, holds, signed answers, latency and faults on demand."""
+    argv = sim_banks_argv(host=host, port=port, latency_ms=latency_ms, keys_dir=keys_dir, seed=seed, state=state,
+                          open_unknown=open_unknown)
+    sys.stdout.flush()
+    os.execv(argv[0], argv)  # this process becomes the simulator: signals and exit code are its own
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -115,6 +115,8 @@ def test_limited_hold_never_beyond_the_amount_asked() -> None:
     assert partial.status is S.ACTIVE and partial.held_amount == Decimal("3000")
     with pytest.raises(RuleViolation, match="how much"):
         apply(_in(S.SENT), E.HELD, NOW, held_amount=None)
+    empty = apply(replace(_in(S.SENT), requested_amount=None), E.HELD, NOW, held_amount=Decimal(0))
+    assert empty.status is S.ACTIVE and empty.held_amount == 0  # an empty account stays stopped
 
 
 def test_bank_may_shorten_never_lengthen_the_term() -> None:

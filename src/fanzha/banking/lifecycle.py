@@ -135,8 +135,9 @@ def apply(hold: Hold, event: HoldEvent, now: datetime, rules: HoldRules = HoldRu
 def _held(hold: Hold, now: datetime, rules: HoldRules, held_amount: Decimal | None,
           bank_expires_at: datetime | None) -> Hold:
     _require(hold, HoldEvent.HELD, {HoldStatus.QUEUED, HoldStatus.SENT})
-    if held_amount is None or held_amount <= 0:
-        raise RuleViolation("a held answer must say how much was held (more than zero)")
+    # Zero is a real answer: an empty account stays stopped, and money arriving later is caught.
+    if held_amount is None or held_amount < 0:
+        raise RuleViolation("a held answer must say how much was held (zero or more)")
     if hold.requested_amount is not None and held_amount > hold.requested_amount:
         # 限额冻结: a hold never goes beyond the amount asked for (the traced amount).
         raise RuleViolation(f"the bank held {held_amount}, more than the {hold.requested_amount} requested")

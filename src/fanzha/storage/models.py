@@ -16,6 +16,20 @@ from fanzha.orgs.models import Organisation
 from fanzha.storage.base import Base
 
 __all__ = [
-    "ApiToken", "AuditEntry", "AuditHead", "Base", "BankInstruction", "OutboxMessage", "Case", "CaseCounter", "CaseEntity", "CaseLink",
-    "CaseParty", "CaseStatusEvent", "Organisation", "Transfer", "User", "WebSession",
+    "ApiToken",
+    "AuditEntry",
+    "AuditHead",
+    "BankInstruction",
+    "Base",
+    "Case",
+    "CaseCounter",
+    "CaseEntity",
+    "CaseLink",
+    "CaseParty",
+    "CaseStatusEvent",
+    "Organisation",
+    "OutboxMessage",
+    "Transfer",
+    "User",
+    "WebSession",
 ]

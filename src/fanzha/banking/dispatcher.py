@@ -1,0 +1,105 @@
+"""The dispatcher: delivers outbox messages to banks, in parallel across banks, and records the answers.
+
+Each delivery's outcome is written in one transaction with the outbox row, so a crash at any point leaves
+either "not yet answered" (the lease runs out and the same bytes go again; the bank answers a repeat with
+its first answer) or "answered" — never a hold applied twice or an answer lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fanzha.banking import instructions, outbox
+from fanzha.banking.adapter import BankAdapter, PermanentBankError, TransientBankError
+from fanzha.banking.messages import parse_envelope
+from fanzha.banking.models import BankInstruction, OutboxMessage
+from fanzha.cases.models import Case
+from fanzha.storage.db import Database
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class DispatchStats:
+    delivered: int = 0
+    retried: int = 0
+    failed: int = 0
+
+
+class Dispatcher:
+    def __init__(self, db: Database, adapter: BankAdapter, *, clock: Callable[[], datetime] = utcnow,
+                 batch: int = 50, lease: timedelta = outbox.LEASE, parallel: int = 8) -> None:
+        self.db = db
+        self.adapter = adapter
+        self.clock = clock
+        self.batch = batch
+        self.lease = lease
+        self._pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="bank-send")
+
+    def run_once(self) -> DispatchStats:
+        """Deliver every message due now; returns what happened."""
+        claimed = outbox.claim_due(self.db, self.clock(), self.batch, self.lease)
+        stats = DispatchStats()
+        for outcome in self._pool.map(self._deliver, claimed):
+            setattr(stats, outcome, getattr(stats, outcome) + 1)
+        return stats
+
+    def run_forever(self, stop: threading.Event, idle_s: float = 0.02) -> None:
+        while not stop.is_set():
+            try:
+                stats = self.run_once()
+            except Exception:  # a database hiccup must not end deliveries
+                log.exception("dispatch round failed; retrying")
+                stats = DispatchStats()
+            if stats.delivered + stats.retried + stats.failed == 0:
+                stop.wait(idle_s)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    def _deliver(self, message: outbox.Claimed) -> str:
+        envelope = parse_envelope(message.envelope)
+        try:
+            answer = self.adapter.send(envelope)
+        except TransientBankError as exc:
+            with self.db.transaction() as session:
+                outbox.schedule_retry(session, message.id, self.clock(), str(exc))
+            return "retried"
+        except PermanentBankError as exc:
+            with self.db.transaction() as session:
+                instruction, number = _instruction(session, message.instruction_id)
+                outbox.mark_failed(session, message.id, f"{exc.reason}: {exc}")
+                instructions.record_failure(session, instruction, f"{exc.reason}: {exc}", self.clock(), number,
+                                            rejected=exc.reason == "bank_error")
+            return "failed"
+        with self.db.transaction() as session:
+            row = session.get(OutboxMessage, message.id, with_for_update=True)
+            if row is None or row.status != "pending":
+                return "delivered"  # a slower copy of this delivery already recorded the answer
+            instruction, number = _instruction(session, message.instruction_id)
+            now = self.clock()
+            instructions.apply_answer(session, instruction, answer, now, number)
+            if instruction.sent_at is None:
+                instruction.sent_at = envelope.sent_time
+            outbox.mark_delivered(session, message.id, now)
+        return "delivered"
+
+
+def _instruction(session: Session, instruction_id: int) -> tuple[BankInstruction, str]:
+    row = session.execute(
+        select(BankInstruction, Case.number).join(Case, Case.id == BankInstruction.case_id)
+        .where(BankInstruction.id == instruction_id).with_for_update(of=BankInstruction)
+    ).one()
+    return row[0], row[1]

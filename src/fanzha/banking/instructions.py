@@ -1,0 +1,173 @@
+"""Issuing holds (stop-payment, freeze) to banks and applying the banks' signed answers.
+
+A decision and its message commit together: `issue_hold` and `approve` write the instruction row and its
+signed envelope into the outbox in the caller's transaction. `apply_answer` runs in the dispatcher's
+transaction when the bank answers, and moves the instruction through banking/lifecycle.py.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy.orm import Session
+
+from fanzha.audit import service as audit
+from fanzha.auth.actor import Actor
+from fanzha.auth.models import Role
+from fanzha.banking import lifecycle, outbox
+from fanzha.banking import messages as m
+from fanzha.banking.keys import SigningKey
+from fanzha.banking.lifecycle import Hold, HoldEvent, HoldKind, HoldRules, HoldStatus, RuleViolation
+from fanzha.banking.models import BankInstruction
+from fanzha.banking.signing import sign_envelope
+from fanzha.errors import Conflict, Forbidden
+
+CENTER = m.CENTER
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalPolicy:
+    """Who must approve a hold before it is sent.
+
+    `automatic`: holds up to the threshold go out at once (the first move without a click); larger ones
+    wait for a supervisor. Otherwise every hold waits for one click by a duty officer, and larger ones for
+    a supervisor. Thresholds are per currency; a currency without one always needs a supervisor.
+    """
+
+    automatic: bool = True
+    supervisor_threshold: dict[str, Decimal] = field(
+        default_factory=lambda: {"CNY": Decimal("1000000"), "EUR": Decimal("130000"), "USD": Decimal("140000")})
+
+    def needs_supervisor(self, kind: HoldKind, amount: Decimal | None, currency: str) -> bool:
+        if amount is None:
+            # Stopping a whole mule account is the routine first move; freezing one whole is not.
+            return kind is HoldKind.FREEZE
+        limit = self.supervisor_threshold.get(currency)
+        return limit is None or amount > limit
+
+    def needs_approval(self, kind: HoldKind, amount: Decimal | None, currency: str) -> bool:
+        return not self.automatic or self.needs_supervisor(kind, amount, currency)
+
+
+def hold_of(instruction: BankInstruction) -> Hold:
+    return Hold(kind=HoldKind(instruction.kind), status=HoldStatus(instruction.status),
+                major_case=instruction.major_case, requested_amount=instruction.requested_amount,
+                held_amount=instruction.held_amount, expires_at=instruction.expires_at,
+                renewals=instruction.renewals)
+
+
+def _store(instruction: BankInstruction, hold: Hold) -> None:
+    instruction.status = hold.status.value
+    instruction.held_amount = hold.held_amount
+    instruction.expires_at = hold.expires_at
+    instruction.renewals = hold.renewals
+
+
+def issue_hold(session: Session, actor: Actor, *, case_id: int, case_number: str, kind: HoldKind,
+               bank_code: str, account: str, amount: Decimal | None, currency: str, reason: str, now: datetime,
+               signer: SigningKey, policy: ApprovalPolicy, major_case: bool = False,
+               victim_transfer_at: datetime | None = None) -> BankInstruction:
+    """Create a hold instruction; if no approval is needed its signed message enters the outbox now."""
+    if actor.role not in (Role.DUTY_OFFICER, Role.SUPERVISOR):
+        raise Forbidden("only duty officers and supervisors instruct banks")
+    hold = lifecycle.new_hold(kind, requested_amount=amount, needs_approval=policy.needs_approval(kind, amount, currency),
+                              major_case=major_case)
+    instruction = BankInstruction(
+        case_id=case_id, kind=kind.value, bank_code=bank_code, account=account, currency=currency,
+        requested_amount=amount, major_case=major_case, status=hold.status.value, renewals=0,
+        message_id=str(uuid.uuid4()), requested_by_id=actor.user_id,
+        created_at=now, answer="{}", last_error="",
+    )
+    session.add(instruction)
+    session.flush()
+    audit.append(session, actor, f"bank.{kind.value}_requested", "case", case_number, {
+        "instruction": instruction.id, "bank": bank_code, "account": account,
+        "amount": str(amount) if amount is not None else "whole account", "currency": currency,
+        "status": hold.status.value,
+    })
+    if hold.status is HoldStatus.QUEUED:
+        _enqueue_hold(session, instruction, case_number, reason, actor, signer, now, victim_transfer_at)
+    return instruction
+
+
+def approve(session: Session, actor: Actor, instruction: BankInstruction, *, case_number: str, reason: str,
+            now: datetime, signer: SigningKey, policy: ApprovalPolicy) -> BankInstruction:
+    """One click: a pending hold is approved and its signed message enters the outbox."""
+    if actor.role not in (Role.DUTY_OFFICER, Role.SUPERVISOR):
+        raise Forbidden("only duty officers and supervisors approve instructions to banks")
+    big = policy.needs_supervisor(HoldKind(instruction.kind), instruction.requested_amount, instruction.currency)
+    if big and actor.role is not Role.SUPERVISOR:
+        raise Forbidden("a hold of this size (or of a whole account) needs a supervisor's approval")
+    try:
+        hold = lifecycle.apply(hold_of(instruction), HoldEvent.APPROVE, now)
+    except RuleViolation as exc:
+        raise Conflict(str(exc)) from exc
+    _store(instruction, hold)
+    instruction.approved_by_id = actor.user_id
+    audit.append(session, actor, "bank.instruction_approved", "case", case_number, {"instruction": instruction.id})
+    _enqueue_hold(session, instruction, case_number, reason, actor, signer, now, None)
+    return instruction
+
+
+def _enqueue_hold(session: Session, instruction: BankInstruction, case_number: str, reason: str,
+                  actor: Actor, signer: SigningKey, now: datetime, victim_transfer_at: datetime | None) -> None:
+    officer = actor.username
+    body: m.StopPayment | m.Freeze
+    if instruction.kind == HoldKind.STOP_PAYMENT.value:
+        body = m.StopPayment(case_number=case_number, officer=officer, account=instruction.account,
+                             bank_code=instruction.bank_code, amount=instruction.requested_amount,
+                             currency=instruction.currency, reason=reason, victim_transfer_at=victim_transfer_at)
+    else:
+        rules = HoldRules()
+        body = m.Freeze(case_number=case_number, officer=officer, account=instruction.account,
+                        bank_code=instruction.bank_code, amount=instruction.requested_amount,
+                        currency=instruction.currency, major_case=instruction.major_case,
+                        days=rules.term(HoldKind.FREEZE, instruction.major_case).days)
+    envelope = sign_envelope(body, signer, recipient=f"bank:{instruction.bank_code}",
+                             idempotency_key=instruction.message_id, message_id=instruction.message_id, sent_at=now)
+    outbox.enqueue(session, instruction_id=instruction.id, message_type=envelope.type,
+                   recipient=envelope.recipient, idempotency_key=envelope.idempotency_key,
+                   envelope=json.dumps(envelope.to_wire(), ensure_ascii=False), now=now)
+
+
+def apply_answer(session: Session, instruction: BankInstruction, answer: m.Envelope, now: datetime,
+                 case_number: str) -> BankInstruction:
+    """Move the instruction by the bank's verified answer; the answer is kept, signature and all."""
+    body = answer.typed_body()
+    hold = hold_of(instruction)
+    if isinstance(body, m.StopPaymentResult | m.FreezeResult):
+        amount = body.held_amount if isinstance(body, m.StopPaymentResult) else body.frozen_amount
+        if body.status == "rejected":
+            hold = lifecycle.apply(hold, HoldEvent.REJECTED, now)
+        else:
+            hold = lifecycle.apply(hold, HoldEvent.HELD, now, held_amount=amount, bank_expires_at=body.expires_at)
+    elif isinstance(body, m.RenewResult) and body.status == "renewed":
+        hold = lifecycle.apply(hold, HoldEvent.RENEW, now)
+    elif isinstance(body, m.ReleaseResult) and body.status == "released":
+        hold = lifecycle.apply(hold, HoldEvent.RELEASED, now)
+    _store(instruction, hold)
+    instruction.answered_at = now
+    instruction.answer = json.dumps(answer.to_wire(), ensure_ascii=False)
+    audit.append(session, None, "bank.answer", "case", case_number, {
+        "instruction": instruction.id, "bank": instruction.bank_code, "answer": answer.type,
+        "status": getattr(body, "status", None), "held": str(instruction.held_amount or ""),
+    })
+    return instruction
+
+
+def record_failure(session: Session, instruction: BankInstruction, error: str, now: datetime, case_number: str,
+                   *, rejected: bool) -> None:
+    """A permanent delivery failure (or a signed refusal) ends the instruction; the reason is audited."""
+    event = HoldEvent.REJECTED if rejected else HoldEvent.FAILED
+    # Already settled by an earlier answer: keep that state, but still record what happened.
+    with suppress(RuleViolation):
+        _store(instruction, lifecycle.apply(hold_of(instruction), event, now))
+    instruction.last_error = error[:2000]
+    audit.append(session, None, "bank.delivery_failed", "case", case_number, {
+        "instruction": instruction.id, "bank": instruction.bank_code, "error": error[:500], "rejected": rejected,
+    })
