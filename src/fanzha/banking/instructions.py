@@ -75,8 +75,8 @@ def issue_hold(session: Session, actor: Actor, *, case_id: int, case_number: str
     """Create a hold instruction; if no approval is needed its signed message enters the outbox now."""
     if actor.role not in (Role.DUTY_OFFICER, Role.SUPERVISOR):
         raise Forbidden("only duty officers and supervisors instruct banks")
-    hold = lifecycle.new_hold(kind, requested_amount=amount, needs_approval=policy.needs_approval(kind, amount, currency),
-                              major_case=major_case)
+    hold = lifecycle.new_hold(kind, requested_amount=amount, major_case=major_case,
+                              needs_approval=policy.needs_approval(kind, amount, currency))
     instruction = BankInstruction(
         case_id=case_id, kind=kind.value, bank_code=bank_code, account=account, currency=currency,
         requested_amount=amount, major_case=major_case, status=hold.status.value, renewals=0,
