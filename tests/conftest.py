@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from fanzha.app import create_app
 from fanzha.auth import service as auth_service
 from fanzha.auth.actor import Actor
 from fanzha.auth.models import Role
+from fanzha.banking.runtime import ensure_auto_account
 from fanzha.cases import numbering
 from fanzha.cli import prepare_database
 from fanzha.config import Settings
@@ -33,6 +35,8 @@ hyp_settings.register_profile("ci", deadline=None, suppress_health_check=[Health
 hyp_settings.load_profile("ci")
 
 PG_ENV = "FANZHA_TEST_POSTGRES_URL"
+# The center's signing key for tests lives in a throwaway directory, never in the work tree.
+os.environ.setdefault("FANZHA_KEYS_DIR", tempfile.mkdtemp(prefix="fanzha-test-keys-"))
 # Reference data (organisations) and the schema version survive between tests; everything else is wiped.
 KEEP_TABLES = {"organisations", "alembic_version"}
 
@@ -80,6 +84,10 @@ def _wipe_postgres(url: str) -> None:
             conn.execute(text(f'DROP SEQUENCE "{name}"'))
     numbering._created_sequences.clear()
     engine.dispose()
+    db = Database(url)
+    with db.transaction() as session:
+        ensure_auto_account(session)  # reference data that `fanzha db upgrade` creates
+    db.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

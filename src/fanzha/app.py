@@ -13,6 +13,8 @@ from fanzha.audit.api import router as audit_router
 from fanzha.audit.service import Sealer
 from fanzha.auth import service as auth_service
 from fanzha.auth.api import router as auth_router
+from fanzha.banking.api import router as banking_router
+from fanzha.banking.runtime import BankDelivery
 from fanzha.cases.api import router as cases_router
 from fanzha.config import Settings, get_settings
 from fanzha.http import BodyLimit, install_error_handlers
@@ -34,7 +36,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         sealer = Sealer(db, settings.audit_seal_interval_s) if db.dialect == "postgresql" else None
         if sealer:
             sealer.start()
+        delivery = BankDelivery.start(db, settings) if settings.bank_gateway_url else None
         yield
+        if delivery:
+            delivery.stop()
         if sealer:
             sealer.stop()
 
@@ -43,7 +48,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.settings = settings
     app.state.db = db
     install_error_handlers(app)
-    for router in (cases_router, audit_router, auth_router, orgs_router, web_routes.router):
+    for router in (cases_router, audit_router, auth_router, orgs_router, banking_router, web_routes.router):
         app.include_router(router)
 
     app.mount("/static", web_routes.static_files, name="static")

@@ -35,6 +35,7 @@ def _settings(url: str | None) -> Settings:
 
 def prepare_database(settings: Settings) -> None:
     """Migrate to the newest schema and load the reference organisations (idempotent)."""
+    from fanzha.banking.runtime import ensure_auto_account
     from fanzha.orgs.service import seed_reference_orgs
     from fanzha.storage.db import Database
     from fanzha.storage.migrate import upgrade
@@ -44,6 +45,7 @@ def prepare_database(settings: Settings) -> None:
     try:
         with db.transaction() as session:
             seed_reference_orgs(session, settings.stationed_banks)
+            ensure_auto_account(session)
     finally:
         db.dispose()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import Field
@@ -41,6 +42,15 @@ class Settings(BaseSettings):
     secure_cookies: bool = False
     display_timezone: str = "Asia/Shanghai"
     default_language: str = Field(default="zh", pattern=r"^(zh|en)$")
+
+    # Bank channel (DOMAIN.md §3): where the bank gateway (or `fanzha sim banks`) listens; empty = messages
+    # wait in the outbox. Keys: the center's Ed25519 private key and the published keyrings.
+    bank_gateway_url: str = ""
+    bank_timeout_s: float = Field(default=5.0, gt=0, le=120)
+    keys_dir: Path = Path("var/keys")
+    # The first move on a report naming a payee account at a known bank: "automatic" sends the
+    # stop-payment at once (supervisor above the threshold), "approval" waits for one click, "off" neither.
+    first_move: Literal["automatic", "approval", "off"] = "automatic"
 
     @property
     def var_dir(self) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import text
@@ -10,6 +11,14 @@ from typer.testing import CliRunner
 from fanzha.audit import service as audit
 from fanzha.cli import app as cli
 from fanzha.storage.db import Database
+
+
+@pytest.fixture(autouse=True)
+def empty_log(db: Database) -> None:
+    """These tests are about the chain itself: start from an empty log (install-time entries removed)."""
+    with db.transaction() as session:
+        session.execute(text("DELETE FROM audit_log"))
+        session.execute(text("UPDATE audit_head SET last_seq = 0, last_hash = :h"), {"h": "0" * 64})
 
 
 def _fill(db: Database, n: int) -> None:

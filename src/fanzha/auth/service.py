@@ -76,6 +76,16 @@ def create_user(
     return user
 
 
+def ensure_service_account(session: Session, *, username: str, display_name: str, role: Role,
+                           org_code: str) -> User:
+    """An account for an automatic rule (no password, no token): created once, then reused."""
+    user = user_by_username(session, username)
+    if user is None:
+        user = create_user(session, None, username=username, display_name=display_name, role=role,
+                           org_code=org_code, password=None)
+    return user
+
+
 def set_password(session: Session, by: Actor | None, user: User, password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AuthError(f"password: at least {MIN_PASSWORD_LENGTH} characters")

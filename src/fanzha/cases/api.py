@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import AwareDatetime
 
 from fanzha.auth.actor import Actor
 from fanzha.auth.dependencies import ActorDep, DbDep, SettingsDep
 from fanzha.auth.permissions import Permission, allowed
+from fanzha.banking.runtime import first_move_for
 from fanzha.cases import intake, queries, views, workflow
 from fanzha.cases.extract import extract
 from fanzha.cases.fraud_types import FraudType
@@ -23,10 +24,13 @@ router = APIRouter(prefix="/api/v1", tags=["cases"])
 
 
 @router.post("/reports", status_code=status.HTTP_201_CREATED)
-def file_report(report: ReportIn, actor: ActorDep, db: DbDep, settings: SettingsDep,
+def file_report(report: ReportIn, actor: ActorDep, db: DbDep, settings: SettingsDep, request: Request,
                 response: Response) -> dict[str, Any]:
-    """File a report from any channel; the same `external_ref` sent again returns the same case (200)."""
-    result = intake.create_case(db, settings, actor, report)
+    """File a report from any channel; the same `external_ref` sent again returns the same case (200).
+
+    A transfer to an account at a known bank gets a stop-payment at once (FANZHA_FIRST_MOVE).
+    """
+    result = intake.create_case(db, settings, actor, report, first_move_for(request.app))
     if not result.created:
         response.status_code = status.HTTP_200_OK
     body = views.summary(result.case, settings)

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -22,6 +22,9 @@ from fanzha.cases.linking import Link, find_links, store_links
 from fanzha.cases.models import Case, CaseStatus
 from fanzha.cases.schemas import FactsIn, ReportIn
 from fanzha.cases.writer import NewCase, insert_new_case
+
+if TYPE_CHECKING:
+    from fanzha.banking.first_move import FirstMove
 from fanzha.config import Settings
 from fanzha.errors import Conflict, Forbidden, InvalidInput, NotFound
 from fanzha.storage.db import Database
@@ -55,7 +58,8 @@ def _existing_by_ref(session: Session, actor: Actor, channel: str, ref: str) -> 
     return case
 
 
-def create_case(db: Database, settings: Settings, actor: Actor, report: ReportIn) -> IntakeResult:
+def create_case(db: Database, settings: Settings, actor: Actor, report: ReportIn,
+                first_move: FirstMove | None = None) -> IntakeResult:
     if not allowed(actor.role, Permission.REPORT_CREATE):
         raise Forbidden("your role may not file reports")
     if len(report.narrative) > settings.max_narrative_chars:
@@ -100,6 +104,10 @@ def create_case(db: Database, settings: Settings, actor: Actor, report: ReportIn
                 "transfers": len(prepared.transfers), "entities": len(prepared.entities),
                 "linked": sorted({link.other_number for link in links}),
             })
+            if first_move is not None:
+                # The stop-payment and its signed message commit with the case, or not at all.
+                first_move.on_new_case(session, case_id=case_id, case_number=number, transfers=new.transfers,
+                                       now=now)
     except IntegrityError:
         if not report.external_ref:
             raise

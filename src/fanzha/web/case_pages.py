@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from fanzha.auth.actor import Actor
 from fanzha.auth.dependencies import DbDep, SettingsDep
 from fanzha.auth.permissions import Permission, allowed
+from fanzha.banking.queries import instructions_of
 from fanzha.cases import intake, queries, views, workflow
 from fanzha.cases.models import CaseStatus
 from fanzha.cases.normalize import account_number, phone_e164, url_value
@@ -87,6 +88,7 @@ def _detail_page(request: Request, actor: Actor, db: Database, settings: Setting
     with db.transaction() as session:
         case = queries.get_case(session, actor, number)
         data = views.full(session, case, settings, actor)
+        data["instructions"] = instructions_of(session, actor, case)
     full_view = "narrative" in data
     next_statuses = []
     if allowed(actor.role, Permission.CASE_TRANSITION):

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fanzha.auth.actor import Actor
 from fanzha.auth.dependencies import DbDep, SettingsDep
 from fanzha.auth.permissions import Permission
+from fanzha.banking.runtime import first_move_for
 from fanzha.cases import intake
 from fanzha.cases.extract import extract
 from fanzha.config import Settings
@@ -71,7 +72,7 @@ def file_report(request: Request, actor: PageActor, form: FormDep, db: DbDep, se
     if report is None:
         return _form_page(request, actor, settings, state, errors, status_code=422)
     try:
-        result = intake.create_case(db, settings, actor, report)
+        result = intake.create_case(db, settings, actor, report, first_move_for(request.app))
     except Forbidden:
         raise
     except DomainError as exc:

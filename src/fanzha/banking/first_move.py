@@ -1,0 +1,76 @@
+"""The first move without a click: a report that names a payee account at a known bank gets a
+stop-payment for the reported amount, written in the same transaction as the case.
+
+It acts as the center's automatic-rules account (`center-auto`), so every automatic instruction is
+attributable in the audit log to the rule, not to whoever typed the report.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from fanzha.auth.actor import Actor
+from fanzha.auth.models import Role
+from fanzha.banking.instructions import ApprovalPolicy, issue_hold
+from fanzha.banking.keys import KeyRing, SigningKey, ensure_key
+from fanzha.banking.lifecycle import HoldKind
+from fanzha.config import Settings
+
+AUTO_USERNAME = "center-auto"
+CENTER_KEYRING = "center.keyring.json"  # published for the banks (sim/banks reads the same file name)
+BANKS_KEYRING = "banks.keyring.json"
+
+
+@dataclass(frozen=True, slots=True)
+class FirstMove:
+    actor: Actor
+    signer: SigningKey
+    policy: ApprovalPolicy
+
+    def on_new_case(self, session: Session, *, case_id: int, case_number: str, transfers: list[dict[str, Any]],
+                    now: datetime) -> list[int]:
+        """One stop-payment per payee account (several transfers to one account add up); returns their ids."""
+        totals: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
+        first_at: dict[tuple[str, str, str], datetime | None] = {}
+        for t in transfers:
+            if not t.get("to_bank"):
+                continue  # unknown bank: the officer picks it; nothing can be sent automatically
+            key = (t["to_bank"], t["to_account"], t["currency"])
+            totals[key] += t["amount"]
+            first_at.setdefault(key, t.get("occurred_at"))
+        return [
+            issue_hold(session, self.actor, case_id=case_id, case_number=case_number, kind=HoldKind.STOP_PAYMENT,
+                       bank_code=bank, account=account, amount=amount, currency=currency,
+                       reason=f"电信网络诈骗报案 {case_number}，涉案资金紧急止付", now=now, signer=self.signer,
+                       policy=self.policy, victim_transfer_at=first_at[(bank, account, currency)]).id
+            for (bank, account, currency), amount in totals.items()
+        ]
+
+
+def center_signer(settings: Settings) -> SigningKey:
+    """The center's signing key; created and published in the keys directory on first use."""
+    path = settings.keys_dir / CENTER_KEYRING
+    ring = KeyRing.load(path) if path.exists() else KeyRing()
+    signer = ensure_key("center", settings.keys_dir, ring)
+    ring.save(path)
+    return signer
+
+
+def banks_keyring(settings: Settings) -> KeyRing:
+    path = settings.keys_dir / BANKS_KEYRING
+    return KeyRing.load(path) if path.exists() else KeyRing()
+
+
+def build_first_move(settings: Settings, auto_actor: Actor) -> FirstMove | None:
+    if settings.first_move == "off":
+        return None
+    if auto_actor.role is not Role.DUTY_OFFICER:
+        raise ValueError(f"{AUTO_USERNAME} must be a duty officer account")
+    return FirstMove(actor=auto_actor, signer=center_signer(settings),
+                     policy=ApprovalPolicy(automatic=settings.first_move == "automatic"))

@@ -1,0 +1,59 @@
+"""Reading a case's instructions to banks, scoped to the reader (a bank sees only its own)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fanzha.auth.actor import Actor
+from fanzha.auth.models import Role
+from fanzha.banking.instructions import hold_of
+from fanzha.banking.lifecycle import HoldRules, HoldStatus, alarm_due
+from fanzha.banking.models import BankInstruction, OutboxMessage
+from fanzha.cases.models import Case
+from fanzha.money import amount_str
+
+# An instruction still unanswered after this long is shown as overdue (the race is against cash-out).
+OVERDUE_SECONDS = 60
+
+
+def _amount(value: Any, currency: str) -> str | None:
+    return amount_str(value, currency) if value is not None else None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def instructions_of(session: Session, actor: Actor, case: Case, now: datetime | None = None) -> list[dict[str, Any]]:
+    """The case's stop-payments and freezes with their clocks; the caller has already been allowed the case."""
+    if actor.role is Role.CARRIER_LIAISON:
+        return []  # carriers have no business with bank instructions
+    now = now or datetime.now(UTC)
+    query = (select(BankInstruction, OutboxMessage.attempts, OutboxMessage.last_error)
+             .outerjoin(OutboxMessage, OutboxMessage.instruction_id == BankInstruction.id)
+             .where(BankInstruction.case_id == case.id).order_by(BankInstruction.id))
+    if actor.role is Role.BANK_LIAISON:
+        query = query.where(BankInstruction.bank_code == actor.org_short_code)
+    items = []
+    for instruction, attempts, last_error in session.execute(query).all():
+        hold = hold_of(instruction)
+        waiting = (now - instruction.created_at).total_seconds() \
+            if hold.status in (HoldStatus.PENDING_APPROVAL, HoldStatus.QUEUED, HoldStatus.SENT) else None
+        items.append({
+            "id": instruction.id, "kind": instruction.kind, "bank": instruction.bank_code,
+            "account": instruction.account, "currency": instruction.currency,
+            "requested_amount": _amount(instruction.requested_amount, instruction.currency),
+            "held_amount": _amount(instruction.held_amount, instruction.currency),
+            "status": instruction.status, "renewals": instruction.renewals,
+            "created_at": _iso(instruction.created_at), "sent_at": _iso(instruction.sent_at),
+            "answered_at": _iso(instruction.answered_at), "expires_at": _iso(instruction.expires_at),
+            "waiting_seconds": round(waiting, 1) if waiting is not None else None,
+            "overdue": waiting is not None and waiting > OVERDUE_SECONDS,
+            "alarm": alarm_due(hold, now, HoldRules()), "attempts": attempts or 0,
+            "last_error": last_error or instruction.last_error or None,
+        })
+    return items

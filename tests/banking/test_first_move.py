@@ -1,0 +1,107 @@
+"""A report naming a payee account at a known bank: the stop-payment goes out without a click and the
+bank's signed answer shows on the case, through a real server lifespan and the simulated banks."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+from fastapi.testclient import TestClient
+
+from fanzha.app import create_app
+from fanzha.auth import service as auth_service
+from fanzha.auth.models import Role
+from fanzha.config import Settings
+from fanzha.storage.db import Database
+from tests.helpers import report
+from tests.sim.simbanks import Sim, running
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
+    with running(tmp_path_factory.mktemp("keys")) as simulator:
+        yield simulator
+
+
+def _server(settings: Settings, db: Database, sim: Sim, **overrides: object) -> TestClient:
+    configured = settings.model_copy(update={"bank_gateway_url": sim.base, "keys_dir": sim.keys_dir, **overrides})
+    with db.transaction() as session:
+        user = auth_service.create_user(session, None, username=f"duty-{time.monotonic_ns()}", display_name="王警官",
+                                        role=Role.DUTY_OFFICER, org_code="center", password=None)
+        token = auth_service.create_api_token(session, None, user, "test")
+    return TestClient(create_app(configured, db), headers={"Authorization": f"Bearer {token}"})
+
+
+def _wait_for(client: TestClient, number: str, status: str) -> list[dict[str, object]]:
+    deadline = time.monotonic() + 15
+    items: list[dict[str, object]] = []
+    while time.monotonic() < deadline:
+        response = client.get(f"/api/v1/cases/{number}/instructions")
+        assert response.status_code == 200, response.text
+        items = response.json()["items"]
+        if items and all(i["status"] == status for i in items):
+            return items
+        time.sleep(0.05)
+    raise AssertionError(f"instructions did not reach {status}: {items}")
+
+
+def test_reported_transfer_is_stopped_at_the_bank_without_a_click(
+    settings: Settings, db: Database, sim: Sim,
+) -> None:
+    account = sim.new_account(balance="80000")
+    body = report(transfers=[
+        {"to_account": account, "to_bank": "ABC", "amount": "70000", "currency": "CNY"},
+        {"to_account": account, "to_bank": "ABC", "amount": "2000", "currency": "CNY"},  # same account: one hold
+    ])
+    with _server(settings, db, sim) as client:
+        res = client.post("/api/v1/reports", json=body)
+        assert res.status_code == 201, res.text
+        items = _wait_for(client, res.json()["number"], "active")
+    assert len(items) == 1
+    (stop,) = items
+    assert (stop["kind"], stop["bank"], stop["requested_amount"], stop["held_amount"]) == (
+        "stop_payment", "ABC", "72000.00", "72000.00")
+    assert stop["sent_at"] and stop["answered_at"] and stop["expires_at"]
+    holds = sim.account("ABC", account)["holds"]
+    assert sum(Decimal(h["amount"]) for h in holds) == Decimal("72000")
+
+
+def test_approval_mode_waits_for_a_click(settings: Settings, db: Database, sim: Sim) -> None:
+    account = sim.new_account(balance="500")
+    body = report(transfers=[{"to_account": account, "to_bank": "ABC", "amount": "300"}])
+    with _server(settings, db, sim, first_move="approval") as client:
+        number = client.post("/api/v1/reports", json=body).json()["number"]
+        items = client.get(f"/api/v1/cases/{number}/instructions").json()["items"]
+    assert [i["status"] for i in items] == ["pending_approval"]
+    assert sim.account("ABC", account)["holds"] == []
+
+
+def test_bank_liaison_sees_only_its_banks_instructions(settings: Settings, db: Database, sim: Sim) -> None:
+    abc_account = sim.new_account(bank="ABC", balance="100")
+    icbc_account = sim.new_account(bank="ICBC", balance="100")
+    body = report(transfers=[{"to_account": abc_account, "to_bank": "ABC", "amount": "100"},
+                             {"to_account": icbc_account, "to_bank": "ICBC", "amount": "100"}])
+    with _server(settings, db, sim) as client:
+        number = client.post("/api/v1/reports", json=body).json()["number"]
+        assert len(_wait_for(client, number, "active")) == 2
+    with db.transaction() as session:
+        liaison = auth_service.create_user(session, None, username="icbc-liaison", display_name="工行驻点",
+                                           role=Role.BANK_LIAISON, org_code="bank:ICBC", password=None)
+        token = auth_service.create_api_token(session, None, liaison, "test")
+    icbc = TestClient(create_app(settings, db), headers={"Authorization": f"Bearer {token}"})
+    items = icbc.get(f"/api/v1/cases/{number}/instructions").json()["items"]
+    assert [(i["bank"], i["account"]) for i in items] == [("ICBC", icbc_account)]
+
+
+def test_case_page_shows_the_stop_payment_and_its_expiry(settings: Settings, db: Database, sim: Sim) -> None:
+    account = sim.new_account(balance="70000")
+    body = report(transfers=[{"to_account": account, "to_bank": "ABC", "amount": "70000"}])
+    with _server(settings, db, sim) as client:
+        number = client.post("/api/v1/reports", json=body).json()["number"]
+        _wait_for(client, number, "active")
+        page = client.get(f"/cases/{number}")
+    assert page.status_code == 200
+    assert "紧急止付" in page.text and "生效中" in page.text and account in page.text
+    assert "70,000.00" in page.text
