@@ -9,14 +9,14 @@ from decimal import Decimal
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.helpers import report
+from tests.sim.simbanks import Sim, running
 
 from fanzha.app import create_app
 from fanzha.auth import service as auth_service
 from fanzha.auth.models import Role
 from fanzha.config import Settings
 from fanzha.storage.db import Database
-from tests.helpers import report
-from tests.sim.simbanks import Sim, running
 
 
 @pytest.fixture(scope="module")
