@@ -105,3 +105,61 @@ def test_case_page_shows_the_stop_payment_and_its_expiry(settings: Settings, db:
     assert page.status_code == 200
     assert "紧急止付" in page.text and "生效中" in page.text and account in page.text
     assert "70,000.00" in page.text
+
+
+def test_officer_renews_twice_then_is_refused_and_releases(settings: Settings, db: Database, sim: Sim) -> None:
+    account = sim.new_account(balance="5000")
+    body = report(transfers=[{"to_account": account, "to_bank": "ABC", "amount": "5000"}])
+    with _server(settings, db, sim) as client:
+        number = client.post("/api/v1/reports", json=body).json()["number"]
+        (stop,) = _wait_for(client, number, "active")
+        first_expiry = stop["expires_at"]
+        for renewal in (1, 2):
+            assert client.post(f"/api/v1/instructions/{stop['id']}/renew").status_code == 200
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                (stop,) = client.get(f"/api/v1/cases/{number}/instructions").json()["items"]
+                if stop["renewals"] == renewal:
+                    break
+                time.sleep(0.05)
+            assert stop["renewals"] == renewal
+        assert stop["expires_at"] > first_expiry
+        third = client.post(f"/api/v1/instructions/{stop['id']}/renew")
+        assert third.status_code == 409 and "at most 2" in third.json()["message"]
+        released = client.post(f"/api/v1/instructions/{stop['id']}/release", json={"reason": "资金已查明非涉案"})
+        assert released.status_code == 200 and released.json()["status"] == "releasing"
+        _wait_for(client, number, "released")
+    assert [h["state"] for h in sim.account("ABC", account)["holds"]] == ["released"]
+
+
+def test_nobody_outside_the_case_can_touch_its_instructions(settings: Settings, db: Database, sim: Sim) -> None:
+    account = sim.new_account(balance="100")
+    body = report(transfers=[{"to_account": account, "to_bank": "ABC", "amount": "100"}])
+    with _server(settings, db, sim) as client:
+        number = client.post("/api/v1/reports", json=body).json()["number"]
+        (stop,) = _wait_for(client, number, "active")
+    with db.transaction() as session:
+        liaison = auth_service.create_user(session, None, username="icbc-2", display_name="工行驻点",
+                                           role=Role.BANK_LIAISON, org_code="bank:ICBC", password=None)
+        token = auth_service.create_api_token(session, None, liaison, "test")
+    icbc = TestClient(create_app(settings, db), headers={"Authorization": f"Bearer {token}"})
+    missing = icbc.post("/api/v1/instructions/999999/renew")
+    hidden = icbc.post(f"/api/v1/instructions/{stop['id']}/renew")
+    assert hidden.status_code == missing.status_code == 404
+
+
+def test_sweep_ends_holds_whose_term_ran_out(settings: Settings, db: Database, sim: Sim) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from fanzha.banking.instructions import expire_due
+
+    account = sim.new_account(balance="100")
+    body = report(transfers=[{"to_account": account, "to_bank": "ABC", "amount": "100"}])
+    with _server(settings, db, sim) as client:
+        number = client.post("/api/v1/reports", json=body).json()["number"]
+        (stop,) = _wait_for(client, number, "active")
+    with db.transaction() as session:
+        assert expire_due(session, datetime.now(UTC) + timedelta(hours=1)) == []
+    with db.transaction() as session:
+        ended = expire_due(session, datetime.now(UTC) + timedelta(hours=49))
+    assert (stop["id"], "expired") in ended

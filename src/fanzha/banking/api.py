@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
+from fanzha.auth.actor import Actor
 from fanzha.auth.dependencies import ActorDep, DbDep
+from fanzha.auth.models import Role
+from fanzha.banking import instructions
+from fanzha.banking.models import BankInstruction
 from fanzha.banking.queries import instructions_of
+from fanzha.banking.runtime import signer_for
 from fanzha.cases import queries
+from fanzha.cases.models import Case
+from fanzha.errors import NotFound
 
 router = APIRouter(prefix="/api/v1", tags=["banking"])
 
@@ -19,3 +29,55 @@ def case_instructions(number: str, actor: ActorDep, db: DbDep) -> dict[str, Any]
     with (db.transaction() if actor.is_external else db.read()) as session:
         case = queries.get_case(session, actor, number)
         return {"items": instructions_of(session, actor, case)}
+
+
+class ReleaseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=2, max_length=500, description="why the money is released")
+
+
+def _load(db_session: Session, actor: Actor, instruction_id: int) -> tuple[BankInstruction, str]:
+    """The instruction if the caller may see its case; otherwise the same 404 as a missing one."""
+    instruction = db_session.get(BankInstruction, instruction_id, with_for_update=True)
+    if instruction is None:
+        raise NotFound(f"no instruction {instruction_id}")
+    case = db_session.get(Case, instruction.case_id)
+    assert case is not None
+    try:
+        queries.get_case(db_session, actor, case.number, audit_read=False)
+    except NotFound:
+        raise NotFound(f"no instruction {instruction_id}") from None
+    if actor.role is Role.BANK_LIAISON and instruction.bank_code != actor.org_short_code:
+        raise NotFound(f"no instruction {instruction_id}")
+    return instruction, case.number
+
+
+@router.post("/instructions/{instruction_id}/approve")
+def approve_instruction(instruction_id: int, actor: ActorDep, db: DbDep, request: Request) -> dict[str, str]:
+    """One click: send a pending stop-payment or freeze (a supervisor for large ones)."""
+    with db.transaction() as session:
+        instruction, number = _load(session, actor, instruction_id)
+        instructions.approve(session, actor, instruction, case_number=number, reason=f"电信网络诈骗报案 {number}",
+                             now=datetime.now(UTC), signer=signer_for(request.app),
+                             policy=instructions.ApprovalPolicy(automatic=False))
+        return {"status": instruction.status}
+
+
+@router.post("/instructions/{instruction_id}/renew")
+def renew_instruction(instruction_id: int, actor: ActorDep, db: DbDep, request: Request) -> dict[str, str]:
+    """Ask the bank to renew an active hold before it expires (a stop-payment at most twice)."""
+    with db.transaction() as session:
+        instruction, number = _load(session, actor, instruction_id)
+        instructions.request_renewal(session, actor, instruction, case_number=number, now=datetime.now(UTC),
+                                     signer=signer_for(request.app))
+        return {"status": instruction.status}
+
+
+@router.post("/instructions/{instruction_id}/release")
+def release_instruction(instruction_id: int, body: ReleaseIn, actor: ActorDep, db: DbDep,
+                        request: Request) -> dict[str, str]:
+    with db.transaction() as session:
+        instruction, number = _load(session, actor, instruction_id)
+        instructions.request_release(session, actor, instruction, case_number=number, reason=body.reason,
+                                     now=datetime.now(UTC), signer=signer_for(request.app))
+        return {"status": instruction.status}

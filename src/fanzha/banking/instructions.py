@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -135,6 +135,78 @@ def _enqueue_hold(session: Session, instruction: BankInstruction, case_number: s
                    envelope=json.dumps(envelope.to_wire(), ensure_ascii=False), now=now)
 
 
+def request_renewal(session: Session, actor: Actor, instruction: BankInstruction, *, case_number: str,
+                    now: datetime, signer: SigningKey, rules: HoldRules = HoldRules()) -> None:
+    """Ask the bank to renew an active hold; the rules are checked now, the new expiry comes with the answer."""
+    _require_officer(actor)
+    try:
+        lifecycle.apply(hold_of(instruction), HoldEvent.RENEW, now, rules)  # refuse early what the bank would
+    except RuleViolation as exc:
+        raise Conflict(str(exc)) from exc
+    kind = HoldKind(instruction.kind)
+    term = rules.term(kind, instruction.major_case)
+    amount = int(term.total_seconds() // 3600) if kind is HoldKind.STOP_PAYMENT else term.days
+    body = m.Renew(case_number=case_number, officer=actor.username, target_id=instruction.message_id,
+                   kind=kind.value, hours_or_days=amount)
+    _enqueue(session, instruction, body, now, signer)
+    audit.append(session, actor, f"bank.{kind.value}_renewal_requested", "case", case_number,
+                 {"instruction": instruction.id, "renewal": instruction.renewals + 1})
+
+
+def request_release(session: Session, actor: Actor, instruction: BankInstruction, *, case_number: str,
+                    reason: str, now: datetime, signer: SigningKey) -> None:
+    """Release an active hold (e.g. the money is proven not to be the victims'); final once the bank confirms."""
+    _require_officer(actor)
+    try:
+        _store(instruction, lifecycle.apply(hold_of(instruction), HoldEvent.RELEASE, now))
+    except RuleViolation as exc:
+        raise Conflict(str(exc)) from exc
+    kind = HoldKind(instruction.kind)
+    body = m.Release(case_number=case_number, officer=actor.username, target_id=instruction.message_id,
+                     kind=kind.value, reason=reason)
+    _enqueue(session, instruction, body, now, signer)
+    audit.append(session, actor, f"bank.{kind.value}_release_requested", "case", case_number,
+                 {"instruction": instruction.id, "reason": reason})
+
+
+def expire_due(session: Session, now: datetime) -> list[tuple[int, str]]:
+    """Mark active holds past their expiry as expired (stop-payment) or lapsed (freeze); returns (id, status)."""
+    from sqlalchemy import select
+
+    from fanzha.cases.models import Case
+
+    rows = session.execute(
+        select(BankInstruction, Case.number).join(Case, Case.id == BankInstruction.case_id)
+        .where(BankInstruction.status == HoldStatus.ACTIVE.value, BankInstruction.expires_at <= now)
+        .with_for_update(of=BankInstruction)
+    ).all()
+    ended = []
+    for instruction, number in rows:
+        _store(instruction, lifecycle.apply(hold_of(instruction), HoldEvent.EXPIRE, now))
+        audit.append(session, None, f"bank.{instruction.kind}_{instruction.status}", "case", number,
+                     {"instruction": instruction.id, "expired_at": _iso(instruction.expires_at)})
+        ended.append((instruction.id, instruction.status))
+    return ended
+
+
+def _require_officer(actor: Actor) -> None:
+    if actor.role not in (Role.DUTY_OFFICER, Role.SUPERVISOR):
+        raise Forbidden("only duty officers and supervisors instruct banks")
+
+
+def _enqueue(session: Session, instruction: BankInstruction, body: m.MessageBody, now: datetime,
+             signer: SigningKey) -> None:
+    key = str(uuid.uuid4())
+    envelope = sign_envelope(body, signer, recipient=f"bank:{instruction.bank_code}", idempotency_key=key,
+                             message_id=key, sent_at=now)
+    outbox.enqueue(session, instruction_id=instruction.id, message_type=envelope.type, recipient=envelope.recipient,
+                   idempotency_key=key, envelope=json.dumps(envelope.to_wire(), ensure_ascii=False), now=now)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
 def apply_answer(session: Session, instruction: BankInstruction, answer: m.Envelope, now: datetime,
                  case_number: str) -> BankInstruction:
     """Move the instruction by the bank's verified answer; the answer is kept, signature and all."""
@@ -148,6 +220,8 @@ def apply_answer(session: Session, instruction: BankInstruction, answer: m.Envel
             hold = lifecycle.apply(hold, HoldEvent.HELD, now, held_amount=amount, bank_expires_at=body.expires_at)
     elif isinstance(body, m.RenewResult) and body.status == "renewed":
         hold = lifecycle.apply(hold, HoldEvent.RENEW, now)
+        if body.expires_at is not None and hold.expires_at is not None:
+            hold = replace(hold, expires_at=min(hold.expires_at, body.expires_at))  # never beyond the bank's word
     elif isinstance(body, m.ReleaseResult) and body.status == "released":
         hold = lifecycle.apply(hold, HoldEvent.RELEASED, now)
     _store(instruction, hold)

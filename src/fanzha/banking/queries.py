@@ -33,13 +33,24 @@ def instructions_of(session: Session, actor: Actor, case: Case, now: datetime | 
     if actor.role is Role.CARRIER_LIAISON:
         return []  # carriers have no business with bank instructions
     now = now or datetime.now(UTC)
-    query = (select(BankInstruction, OutboxMessage.attempts, OutboxMessage.last_error)
-             .outerjoin(OutboxMessage, OutboxMessage.instruction_id == BankInstruction.id)
-             .where(BankInstruction.case_id == case.id).order_by(BankInstruction.id))
+    query = select(BankInstruction).where(BankInstruction.case_id == case.id).order_by(BankInstruction.id)
     if actor.role is Role.BANK_LIAISON:
         query = query.where(BankInstruction.bank_code == actor.org_short_code)
+    rows = list(session.execute(query).scalars())
+    # An instruction has one outbox message per thing sent (the hold, renewals, a release).
+    attempts: dict[int, int] = {}
+    errors: dict[int, str] = {}
+    if rows:
+        sent = session.execute(
+            select(OutboxMessage.instruction_id, OutboxMessage.attempts, OutboxMessage.status, OutboxMessage.last_error)
+            .where(OutboxMessage.instruction_id.in_([r.id for r in rows])).order_by(OutboxMessage.id)
+        ).all()
+        for instruction_id, tries, status, error in sent:
+            attempts[instruction_id] = attempts.get(instruction_id, 0) + tries
+            if status != "delivered" and error:
+                errors[instruction_id] = error
     items = []
-    for instruction, attempts, last_error in session.execute(query).all():
+    for instruction in rows:
         hold = hold_of(instruction)
         waiting = (now - instruction.created_at).total_seconds() \
             if hold.status in (HoldStatus.PENDING_APPROVAL, HoldStatus.QUEUED, HoldStatus.SENT) else None
@@ -53,7 +64,7 @@ def instructions_of(session: Session, actor: Actor, case: Case, now: datetime | 
             "answered_at": _iso(instruction.answered_at), "expires_at": _iso(instruction.expires_at),
             "waiting_seconds": round(waiting, 1) if waiting is not None else None,
             "overdue": waiting is not None and waiting > OVERDUE_SECONDS,
-            "alarm": alarm_due(hold, now, HoldRules()), "attempts": attempts or 0,
-            "last_error": last_error or instruction.last_error or None,
+            "alarm": alarm_due(hold, now, HoldRules()), "attempts": attempts.get(instruction.id, 0),
+            "last_error": errors.get(instruction.id) or instruction.last_error or None,
         })
     return items

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
 from sqlalchemy.orm import Session
@@ -12,11 +14,14 @@ from fanzha.auth import service as auth_service
 from fanzha.auth.models import Role, User
 from fanzha.banking.adapter import HttpBankAdapter
 from fanzha.banking.dispatcher import Dispatcher
-from fanzha.banking.first_move import AUTO_USERNAME, FirstMove, banks_keyring, build_first_move
+from fanzha.banking.first_move import AUTO_USERNAME, FirstMove, banks_keyring, build_first_move, center_signer
+from fanzha.banking.instructions import expire_due
+from fanzha.banking.keys import SigningKey
 from fanzha.config import Settings
 from fanzha.storage.db import Database
 
 _lock = threading.Lock()
+log = logging.getLogger(__name__)
 
 
 def ensure_auto_account(session: Session) -> User:
@@ -39,6 +44,16 @@ def first_move_for(app: FastAPI) -> FirstMove | None:
     return first_move
 
 
+def signer_for(app: FastAPI) -> SigningKey:
+    """The center's signing key for instructions an officer sends by hand."""
+    if not hasattr(app.state, "center_signer"):
+        with _lock:
+            if not hasattr(app.state, "center_signer"):
+                app.state.center_signer = center_signer(app.state.settings)
+    signer: SigningKey = app.state.center_signer
+    return signer
+
+
 @dataclass
 class BankDelivery:
     """A dispatcher thread delivering the outbox to the bank gateway until the server stops."""
@@ -53,8 +68,8 @@ class BankDelivery:
         adapter = HttpBankAdapter(settings.bank_gateway_url, banks_keyring(settings), timeout_s=settings.bank_timeout_s)
         dispatcher = Dispatcher(db, adapter)
         stop_event = threading.Event()
-        thread = threading.Thread(target=dispatcher.run_forever, args=(stop_event,), name="bank-dispatcher",
-                                  daemon=True)
+        thread = threading.Thread(target=_deliver_and_sweep, args=(db, dispatcher, stop_event),
+                                  name="bank-dispatcher", daemon=True)
         thread.start()
         return cls(dispatcher, adapter, stop_event, thread)
 
@@ -63,3 +78,24 @@ class BankDelivery:
         self.thread.join(timeout=30)
         self.dispatcher.close()
         self.adapter.close()
+
+
+def _deliver_and_sweep(db: Database, dispatcher: Dispatcher, stop: threading.Event, sweep_every_s: float = 5.0) -> None:
+    """Deliver the outbox continuously; every few seconds also end holds whose term ran out."""
+    sweeper_stop = threading.Event()
+
+    def sweep() -> None:
+        while not sweeper_stop.wait(sweep_every_s):
+            try:
+                with db.transaction() as session:
+                    expire_due(session, datetime.now(UTC))
+            except Exception:  # keep sweeping after a transient database error
+                log.exception("expiry sweep failed; retrying")
+
+    sweeper = threading.Thread(target=sweep, name="hold-expiry", daemon=True)
+    sweeper.start()
+    try:
+        dispatcher.run_forever(stop)
+    finally:
+        sweeper_stop.set()
+        sweeper.join(timeout=10)
