@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     # The first move on a report naming a payee account at a known bank: "automatic" sends the
     # stop-payment at once (supervisor above the threshold), "approval" waits for one click, "off" neither.
     first_move: Literal["automatic", "approval", "off"] = "automatic"
+    # Bank codes whose liaison answers instructions by hand in the console (no system link).
+    hand_answered_banks: tuple[str, ...] = ()
 
     @property
     def var_dir(self) -> Path:

@@ -163,3 +163,60 @@ def test_sweep_ends_holds_whose_term_ran_out(settings: Settings, db: Database, s
     with db.transaction() as session:
         ended = expire_due(session, datetime.now(UTC) + timedelta(hours=49))
     assert (stop["id"], "expired") in ended
+
+
+def test_hand_answered_bank_gets_it_in_the_liaison_inbox(settings: Settings, db: Database, sim: Sim) -> None:
+    with db.transaction() as session:
+        liaison = auth_service.create_user(session, None, username="ccb-liaison", display_name="建行驻点",
+                                           role=Role.BANK_LIAISON, org_code="bank:CCB", password=None)
+        token = auth_service.create_api_token(session, None, liaison, "test")
+    body = report(transfers=[{"to_account": "6217000010012345678", "to_bank": "CCB", "amount": "8800"}])
+    with _server(settings, db, sim, hand_answered_banks=("CCB",)) as client:
+        number = client.post("/api/v1/reports", json=body).json()["number"]
+        (waiting,) = client.get(f"/api/v1/cases/{number}/instructions").json()["items"]
+        assert waiting["status"] == "sent"  # in the CCB liaison's inbox, never to the network
+        ccb = TestClient(client.app, headers={"Authorization": f"Bearer {token}"})
+        inbox = ccb.get("/api/v1/bank/inbox").json()["items"]
+        assert [(i["case"], i["status"], i["requested_amount"]) for i in inbox] == [(number, "sent", "8800.00")]
+        too_much = ccb.post(f"/api/v1/instructions/{waiting['id']}/answer", json={"held": True, "amount": "9000"})
+        assert too_much.status_code == 409 and "more than" in too_much.json()["message"]
+        ok = ccb.post(f"/api/v1/instructions/{waiting['id']}/answer", json={"held": True, "amount": "8800"})
+        assert ok.status_code == 200 and ok.json()["status"] == "active"
+        (done,) = client.get(f"/api/v1/cases/{number}/instructions").json()["items"]
+    assert done["held_amount"] == "8800.00" and done["expires_at"]
+    assert sim.stats("CCB").get("received", 0) == 0
+
+
+def test_only_the_instructed_banks_liaison_may_answer(settings: Settings, db: Database, sim: Sim) -> None:
+    body = report(transfers=[{"to_account": "6217000010012345679", "to_bank": "CCB", "amount": "100"}])
+    with db.transaction() as session:
+        other = auth_service.create_user(session, None, username="abc-liaison-2", display_name="农行驻点",
+                                         role=Role.BANK_LIAISON, org_code="bank:ABC", password=None)
+        token = auth_service.create_api_token(session, None, other, "test")
+    with _server(settings, db, sim, hand_answered_banks=("CCB",)) as client:
+        number = client.post("/api/v1/reports", json=body).json()["number"]
+        (waiting,) = client.get(f"/api/v1/cases/{number}/instructions").json()["items"]
+        abc = TestClient(client.app, headers={"Authorization": f"Bearer {token}"})
+        refused = abc.post(f"/api/v1/instructions/{waiting['id']}/answer", json={"held": False, "reason": "x"})
+        officer_try = client.post(f"/api/v1/instructions/{waiting['id']}/answer", json={"held": False, "reason": "x"})
+    assert refused.status_code == 404  # ABC cannot even see a CCB instruction
+    assert officer_try.status_code == 403
+
+
+def test_liaison_answers_in_the_console_inbox(settings: Settings, db: Database, sim: Sim) -> None:
+    with db.transaction() as session:
+        liaison = auth_service.create_user(session, None, username="ccb-liaison-3", display_name="建行驻点",
+                                           role=Role.BANK_LIAISON, org_code="bank:CCB", password=None)
+        token = auth_service.create_api_token(session, None, liaison, "test")
+    body = report(transfers=[{"to_account": "6217000010012345670", "to_bank": "CCB", "amount": "1200"}])
+    with _server(settings, db, sim, hand_answered_banks=("CCB",)) as client:
+        number = client.post("/api/v1/reports", json=body).json()["number"]
+        (waiting,) = client.get(f"/api/v1/cases/{number}/instructions").json()["items"]
+        ccb = TestClient(client.app, headers={"Authorization": f"Bearer {token}"})
+        page = ccb.get("/bank/inbox")
+        assert page.status_code == 200 and number in page.text and "紧急止付" in page.text
+        posted = ccb.post(f"/bank/inbox/{waiting['id']}/answer", data={"held": "yes", "amount": "1,200"},
+                          follow_redirects=False)
+        assert posted.status_code == 303
+        (done,) = client.get(f"/api/v1/cases/{number}/instructions").json()["items"]
+    assert done["status"] == "active" and done["held_amount"] == "1200.00"

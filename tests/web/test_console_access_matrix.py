@@ -45,3 +45,10 @@ def test_role_against_every_console_page(role: Role, principal: MakePrincipal) -
         if res.status_code != want:
             failures.append(f"{name}: expected {want}, got {res.status_code}")
     assert not failures, "\n".join(failures)
+
+
+def test_bank_inbox_is_for_bank_liaisons_only(principal: MakePrincipal) -> None:
+    for role in Role:
+        caller = principal(role)
+        want = 200 if role is Role.BANK_LIAISON else 403
+        assert caller.client.get("/bank/inbox").status_code == want, role

@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from fanzha.audit import service as audit
 from fanzha.auth.actor import Actor
 from fanzha.auth.dependencies import ActorDep, DbDep
 from fanzha.auth.models import Role
 from fanzha.banking import instructions
+from fanzha.banking.first_move import policy_for
 from fanzha.banking.models import BankInstruction
-from fanzha.banking.queries import instructions_of
+from fanzha.banking.queries import inbox_of, instructions_of
 from fanzha.banking.runtime import signer_for
 from fanzha.cases import queries
 from fanzha.cases.models import Case
-from fanzha.errors import NotFound
+from fanzha.errors import InvalidInput, NotFound
 
 router = APIRouter(prefix="/api/v1", tags=["banking"])
 
@@ -59,7 +62,7 @@ def approve_instruction(instruction_id: int, actor: ActorDep, db: DbDep, request
         instruction, number = _load(session, actor, instruction_id)
         instructions.approve(session, actor, instruction, case_number=number, reason=f"电信网络诈骗报案 {number}",
                              now=datetime.now(UTC), signer=signer_for(request.app),
-                             policy=instructions.ApprovalPolicy(automatic=False))
+                             policy=policy_for(request.app.state.settings))
         return {"status": instruction.status}
 
 
@@ -80,4 +83,34 @@ def release_instruction(instruction_id: int, body: ReleaseIn, actor: ActorDep, d
         instruction, number = _load(session, actor, instruction_id)
         instructions.request_release(session, actor, instruction, case_number=number, reason=body.reason,
                                      now=datetime.now(UTC), signer=signer_for(request.app))
+        return {"status": instruction.status}
+
+
+class HandAnswerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    held: bool = Field(description="true: held or frozen (wholly or partly); false: refused")
+    amount: Decimal | None = Field(default=None, ge=0, description="held amount; required when held")
+    expires_at: AwareDatetime | None = Field(default=None, description="the bank's stated expiry, if shorter")
+    reason: str = Field(default="", max_length=500, description="the bank's reason, required for a refusal")
+
+
+@router.get("/bank/inbox")
+def bank_inbox(actor: ActorDep, db: DbDep) -> dict[str, Any]:
+    """A bank liaison's own bank's instructions, awaiting an answer first."""
+    with db.transaction() as session:  # a bank's read is audited
+        items = inbox_of(session, actor)
+        audit.append(session, actor, "bank.inbox_read", "bank", actor.org_code, {"returned": [i["id"] for i in items]})
+        return {"items": items}
+
+
+@router.post("/instructions/{instruction_id}/answer")
+def answer_instruction(instruction_id: int, body: HandAnswerIn, actor: ActorDep, db: DbDep) -> dict[str, str]:
+    """A bank liaison records the bank's answer by hand (banks without a system link)."""
+    if body.held and body.amount is None:
+        raise InvalidInput("say how much was held", field="amount")
+    with db.transaction() as session:
+        instruction, number = _load(session, actor, instruction_id)
+        instructions.answer_by_hand(session, actor, instruction, case_number=number, held=body.held,
+                                    amount=body.amount, expires_at=body.expires_at, reason=body.reason,
+                                    now=datetime.now(UTC))
         return {"status": instruction.status}

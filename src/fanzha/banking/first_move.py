@@ -73,4 +73,9 @@ def build_first_move(settings: Settings, auto_actor: Actor) -> FirstMove | None:
     if auto_actor.role is not Role.DUTY_OFFICER:
         raise ValueError(f"{AUTO_USERNAME} must be a duty officer account")
     return FirstMove(actor=auto_actor, signer=center_signer(settings),
-                     policy=ApprovalPolicy(automatic=settings.first_move == "automatic"))
+                     policy=policy_for(settings))
+
+
+def policy_for(settings: Settings) -> ApprovalPolicy:
+    return ApprovalPolicy(automatic=settings.first_move == "automatic",
+                          hand_answered_banks=frozenset(settings.hand_answered_banks))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from fanzha.audit import service as audit
@@ -23,8 +24,9 @@ from fanzha.banking import lifecycle, outbox
 from fanzha.banking import messages as m
 from fanzha.banking.keys import SigningKey
 from fanzha.banking.lifecycle import Hold, HoldEvent, HoldKind, HoldRules, HoldStatus, RuleViolation
-from fanzha.banking.models import BankInstruction
+from fanzha.banking.models import BankInstruction, OutboxMessage
 from fanzha.banking.signing import sign_envelope
+from fanzha.cases.models import Case
 from fanzha.errors import Conflict, Forbidden
 
 CENTER = m.CENTER
@@ -40,6 +42,8 @@ class ApprovalPolicy:
     """
 
     automatic: bool = True
+    # Banks with staff in the room but no system link: their liaison answers in the console inbox.
+    hand_answered_banks: frozenset[str] = frozenset()
     supervisor_threshold: dict[str, Decimal] = field(
         default_factory=lambda: {"CNY": Decimal("1000000"), "EUR": Decimal("130000"), "USD": Decimal("140000")})
 
@@ -91,7 +95,8 @@ def issue_hold(session: Session, actor: Actor, *, case_id: int, case_number: str
         "status": hold.status.value,
     })
     if hold.status is HoldStatus.QUEUED:
-        _enqueue_hold(session, instruction, case_number, reason, actor, signer, now, victim_transfer_at)
+        _enqueue_hold(session, instruction, case_number, reason, actor, signer, now, victim_transfer_at,
+                      by_hand=bank_code in policy.hand_answered_banks)
     return instruction
 
 
@@ -110,12 +115,14 @@ def approve(session: Session, actor: Actor, instruction: BankInstruction, *, cas
     _store(instruction, hold)
     instruction.approved_by_id = actor.user_id
     audit.append(session, actor, "bank.instruction_approved", "case", case_number, {"instruction": instruction.id})
-    _enqueue_hold(session, instruction, case_number, reason, actor, signer, now, None)
+    _enqueue_hold(session, instruction, case_number, reason, actor, signer, now, None,
+                  by_hand=instruction.bank_code in policy.hand_answered_banks)
     return instruction
 
 
 def _enqueue_hold(session: Session, instruction: BankInstruction, case_number: str, reason: str,
-                  actor: Actor, signer: SigningKey, now: datetime, victim_transfer_at: datetime | None) -> None:
+                  actor: Actor, signer: SigningKey, now: datetime, victim_transfer_at: datetime | None,
+                  *, by_hand: bool = False) -> None:
     officer = actor.username
     body: m.StopPayment | m.Freeze
     if instruction.kind == HoldKind.STOP_PAYMENT.value:
@@ -130,9 +137,43 @@ def _enqueue_hold(session: Session, instruction: BankInstruction, case_number: s
                         days=rules.term(HoldKind.FREEZE, instruction.major_case).days)
     envelope = sign_envelope(body, signer, recipient=f"bank:{instruction.bank_code}",
                              idempotency_key=instruction.message_id, message_id=instruction.message_id, sent_at=now)
-    outbox.enqueue(session, instruction_id=instruction.id, message_type=envelope.type,
-                   recipient=envelope.recipient, idempotency_key=envelope.idempotency_key,
-                   envelope=json.dumps(envelope.to_wire(), ensure_ascii=False), now=now)
+    message = outbox.enqueue(session, instruction_id=instruction.id, message_type=envelope.type,
+                             recipient=envelope.recipient, idempotency_key=envelope.idempotency_key,
+                             envelope=json.dumps(envelope.to_wire(), ensure_ascii=False), now=now)
+    if by_hand:
+        # Delivered to the bank liaison's inbox at once; the signed message stays on record.
+        message.status = "inbox"
+        _store(instruction, lifecycle.apply(hold_of(instruction), HoldEvent.SENT, now))
+        instruction.sent_at = now
+
+
+def answer_by_hand(session: Session, actor: Actor, instruction: BankInstruction, *, case_number: str, held: bool,
+                   amount: Decimal | None, expires_at: datetime | None, reason: str, now: datetime) -> None:
+    """A bank liaison records their bank's answer in the console (banks without a system link)."""
+    if actor.role is not Role.BANK_LIAISON or actor.org_short_code != instruction.bank_code:
+        raise Forbidden("only a liaison of the instructed bank may answer for it")
+    hold = hold_of(instruction)
+    try:
+        if held:
+            hold = lifecycle.apply(hold, HoldEvent.HELD, now, held_amount=amount, bank_expires_at=expires_at)
+        else:
+            if not reason.strip():
+                raise RuleViolation("a refusal needs the bank's reason")
+            hold = lifecycle.apply(hold, HoldEvent.REJECTED, now)
+    except RuleViolation as exc:
+        raise Conflict(str(exc)) from exc
+    _store(instruction, hold)
+    instruction.answered_at = now
+    instruction.answer = json.dumps({"by_hand": actor.username, "org": actor.org_code, "held": held,
+                                     "amount": str(amount) if amount is not None else None,
+                                     "reason": reason.strip()}, ensure_ascii=False)
+    session.execute(update(OutboxMessage).where(OutboxMessage.instruction_id == instruction.id,
+                                                OutboxMessage.status == "inbox").values(status="delivered",
+                                                                                         delivered_at=now))
+    audit.append(session, actor, "bank.answered_by_hand", "case", case_number, {
+        "instruction": instruction.id, "held": held, "amount": str(amount) if amount is not None else None,
+        "reason": reason.strip(),
+    })
 
 
 def request_renewal(session: Session, actor: Actor, instruction: BankInstruction, *, case_number: str,
@@ -171,10 +212,6 @@ def request_release(session: Session, actor: Actor, instruction: BankInstruction
 
 def expire_due(session: Session, now: datetime) -> list[tuple[int, str]]:
     """Mark active holds past their expiry as expired (stop-payment) or lapsed (freeze); returns (id, status)."""
-    from sqlalchemy import select
-
-    from fanzha.cases.models import Case
-
     rows = session.execute(
         select(BankInstruction, Case.number).join(Case, Case.id == BankInstruction.case_id)
         .where(BankInstruction.status == HoldStatus.ACTIVE.value, BankInstruction.expires_at <= now)

@@ -14,6 +14,7 @@ from fanzha.banking.instructions import hold_of
 from fanzha.banking.lifecycle import HoldRules, HoldStatus, alarm_due
 from fanzha.banking.models import BankInstruction, OutboxMessage
 from fanzha.cases.models import Case
+from fanzha.errors import Forbidden
 from fanzha.money import amount_str
 
 # An instruction still unanswered after this long is shown as overdue (the race is against cash-out).
@@ -66,5 +67,33 @@ def instructions_of(session: Session, actor: Actor, case: Case, now: datetime | 
             "overdue": waiting is not None and waiting > OVERDUE_SECONDS,
             "alarm": alarm_due(hold, now, HoldRules()), "attempts": attempts.get(instruction.id, 0),
             "last_error": errors.get(instruction.id) or instruction.last_error or None,
+        })
+    return items
+
+
+def inbox_of(session: Session, actor: Actor, limit: int = 100, now: datetime | None = None) -> list[dict[str, Any]]:
+    """A bank liaison's inbox: their bank's instructions, those awaiting an answer first."""
+    if actor.role is not Role.BANK_LIAISON:
+        raise Forbidden("the inbox belongs to a bank's liaison")
+    now = now or datetime.now(UTC)
+    rows = session.execute(
+        select(BankInstruction, Case.number).join(Case, Case.id == BankInstruction.case_id)
+        .where(BankInstruction.bank_code == actor.org_short_code,
+               BankInstruction.status.not_in([HoldStatus.PENDING_APPROVAL.value, HoldStatus.QUEUED.value]))
+        .order_by((BankInstruction.status == HoldStatus.SENT.value).desc(), BankInstruction.id.desc())
+        .limit(limit)
+    ).all()
+    items = []
+    for instruction, number in rows:
+        awaiting = instruction.status == HoldStatus.SENT.value
+        waiting = (now - instruction.created_at).total_seconds() if awaiting else None
+        items.append({
+            "id": instruction.id, "case": number, "kind": instruction.kind, "account": instruction.account,
+            "currency": instruction.currency,
+            "requested_amount": _amount(instruction.requested_amount, instruction.currency),
+            "held_amount": _amount(instruction.held_amount, instruction.currency), "status": instruction.status,
+            "created_at": _iso(instruction.created_at), "expires_at": _iso(instruction.expires_at),
+            "waiting_seconds": round(waiting, 1) if waiting is not None else None,
+            "overdue": waiting is not None and waiting > OVERDUE_SECONDS,
         })
     return items

@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.staticfiles import StaticFiles
 
-from fanzha.web import auth_pages, case_pages, intake_pages
+from fanzha.web import auth_pages, bank_pages, case_pages, intake_pages
 
 STATIC_DIR = Path(str(resources.files("fanzha.web").joinpath("static")))
 
@@ -17,5 +17,6 @@ router.include_router(auth_pages.router)
 # /cases/new before /cases/{number}, which would otherwise take "new" for a case number.
 router.include_router(intake_pages.router)
 router.include_router(case_pages.router)
+router.include_router(bank_pages.router)
 
 static_files = StaticFiles(directory=STATIC_DIR)
