@@ -168,3 +168,28 @@ def test_large_holds_wait_for_a_supervisor(db: Database, sim: Sim, principal: Ma
         instructions.approve(session, supervisor.actor, instruction, case_number=number, reason="涉诈",
                              now=clock.now, signer=sim.center, policy=instructions.ApprovalPolicy())
     assert len(outbox.claim_due(db, clock.now)) == 1
+
+
+def test_late_and_duplicated_deliveries_are_applied_once(db: Database, sim: Sim, principal: MakePrincipal) -> None:
+    officer, _, number = _case(principal)
+    late_account = sim.new_account(balance="400")
+    twice_account = sim.new_account(balance="600")
+    clock = Clock()
+    late_id = _issue(db, sim, officer, number, late_account, "400", clock.now)
+    before = sim.stats("ABC").get("applied", 0)
+    sim.arm("ABC", "late", count=1, delay_ms=1200)  # acts at once, answers after the client gave up
+    with HttpBankAdapter(sim.base, sim.banks_ring, timeout_s=0.5) as adapter:
+        dispatcher = Dispatcher(db, adapter, clock=clock)
+        first = dispatcher.run_once()
+        clock.now += timedelta(minutes=2)
+        second = dispatcher.run_once()
+        twice_id = _issue(db, sim, officer, number, twice_account, "600", clock.now)
+        sim.arm("ABC", "duplicate", count=1)  # the instruction reaches the bank twice
+        third = dispatcher.run_once()
+        dispatcher.close()
+    assert (first.retried, second.delivered, third.delivered) == (1, 1, 1)
+    assert _instruction(db, late_id).held_amount == Decimal("400")
+    assert _instruction(db, twice_id).held_amount == Decimal("600")
+    assert sim.stats("ABC").get("applied", 0) == before + 2  # two holds, each applied once
+    for account, amount in ((late_account, "400"), (twice_account, "600")):
+        assert sum(Decimal(h["amount"]) for h in sim.account("ABC", account)["holds"]) == Decimal(amount)
