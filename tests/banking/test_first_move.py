@@ -220,3 +220,21 @@ def test_liaison_answers_in_the_console_inbox(settings: Settings, db: Database, 
         assert posted.status_code == 303
         (done,) = client.get(f"/api/v1/cases/{number}/instructions").json()["items"]
     assert done["status"] == "active" and done["held_amount"] == "1200.00"
+
+
+def test_officer_approves_renews_and_releases_from_the_case_page(settings: Settings, db: Database, sim: Sim) -> None:
+    account = sim.new_account(balance="900")
+    body = report(transfers=[{"to_account": account, "to_bank": "ABC", "amount": "900"}])
+    with _server(settings, db, sim, first_move="approval") as client:
+        number = client.post("/api/v1/reports", json=body).json()["number"]
+        (pending,) = client.get(f"/api/v1/cases/{number}/instructions").json()["items"]
+        page = client.get(f"/cases/{number}")
+        assert "批准发送" in page.text
+        approved = client.post(f"/cases/{number}/instructions/{pending['id']}/approve", follow_redirects=False)
+        assert approved.status_code == 303 and "instruction_approve" in approved.headers["location"]
+        _wait_for(client, number, "active")
+        no_reason = client.post(f"/cases/{number}/instructions/{pending['id']}/release", data={"reason": ""},
+                                follow_redirects=False)
+        assert "release_needs_reason" in no_reason.headers["location"]
+        client.post(f"/cases/{number}/instructions/{pending['id']}/release", data={"reason": "核实非涉案资金"})
+        _wait_for(client, number, "released")

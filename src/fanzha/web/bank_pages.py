@@ -13,8 +13,10 @@ from fanzha.auth.actor import Actor
 from fanzha.auth.dependencies import DbDep
 from fanzha.auth.models import Role
 from fanzha.banking import instructions
+from fanzha.banking.first_move import policy_for
 from fanzha.banking.models import BankInstruction
 from fanzha.banking.queries import inbox_of
+from fanzha.banking.runtime import signer_for
 from fanzha.cases import queries
 from fanzha.cases.models import Case
 from fanzha.errors import Conflict, Forbidden, NotFound
@@ -66,3 +68,40 @@ def answer(request: Request, instruction_id: int, actor: PageActor, form: FormDe
     except Conflict:
         return _page(request, actor, db, error="rule", status_code=409)
     return RedirectResponse("/bank/inbox?notice=answered", status_code=303)
+
+
+@router.post("/cases/{number}/instructions/{instruction_id}/{action}")
+def act_on_instruction(request: Request, number: str, instruction_id: int, action: str, actor: PageActor,
+                       form: FormDep, db: DbDep) -> Response:
+    """Approve, renew or release a hold from the case page (duty officers and supervisors)."""
+    check_csrf(request, actor, form)
+    if actor.role not in (Role.DUTY_OFFICER, Role.SUPERVISOR):
+        raise Forbidden("only duty officers and supervisors instruct banks")
+    if action not in ("approve", "renew", "release"):
+        raise NotFound(f"no action {action}")
+    settings = request.app.state.settings
+    now = datetime.now(UTC)
+    with db.transaction() as session:
+        case = queries.get_case(session, actor, number)
+        instruction = session.get(BankInstruction, instruction_id, with_for_update=True)
+        if instruction is None or instruction.case_id != case.id:
+            raise NotFound(f"no instruction {instruction_id}")
+        signer = signer_for(request.app)
+        try:
+            if action == "approve":
+                instructions.approve(session, actor, instruction, case_number=case.number,
+                                     reason=f"电信网络诈骗报案 {case.number}", now=now, signer=signer,
+                                     policy=policy_for(settings))
+            elif action == "renew":
+                instructions.request_renewal(session, actor, instruction, case_number=case.number, now=now,
+                                             signer=signer)
+            else:
+                reason = field(form, "reason").strip()
+                if len(reason) < 2:
+                    return RedirectResponse(f"/cases/{case.number}?notice=release_needs_reason#instructions",
+                                            status_code=303)
+                instructions.request_release(session, actor, instruction, case_number=case.number, reason=reason,
+                                             now=now, signer=signer)
+        except Conflict:
+            return RedirectResponse(f"/cases/{case.number}?notice=instruction_refused#instructions", status_code=303)
+    return RedirectResponse(f"/cases/{case.number}?notice=instruction_{action}#instructions", status_code=303)

@@ -28,7 +28,8 @@ from fanzha.web.templating import render
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
 # Banners a redirect may ask the next page to show (anything else in ?notice= is ignored).
-NOTICES = frozenset({"created", "duplicate", "facts_added", "status_changed"})
+NOTICES = frozenset({"created", "duplicate", "facts_added", "status_changed", "instruction_approve",
+                     "instruction_renew", "instruction_release", "instruction_refused", "release_needs_reason"})
 
 
 @router.get("/")
