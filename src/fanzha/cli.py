@@ -78,6 +78,9 @@ def serve(
         os.environ["FANZHA_DATABASE_URL"] = url
     if workers > 1 and settings.database_url.startswith("sqlite"):
         raise typer.BadParameter("SQLite serves from one worker; use PostgreSQL for more", param_hint="--workers")
+    from fanzha.banking.first_move import center_signer
+
+    center_signer(settings)  # create and publish the center's key once, before workers start
     uvicorn.run("fanzha.asgi:app", host=host, port=port, workers=workers, log_level="info", access_log=False)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -238,3 +239,19 @@ def test_officer_approves_renews_and_releases_from_the_case_page(settings: Setti
         assert "release_needs_reason" in no_reason.headers["location"]
         client.post(f"/cases/{number}/instructions/{pending['id']}/release", data={"reason": "核实非涉案资金"})
         _wait_for(client, number, "released")
+
+
+def test_processes_starting_together_share_one_center_key(tmp_path: Path) -> None:
+    """Server workers racing to create the center's key must all end up signing with the published one."""
+    import json
+    import subprocess
+    import sys
+
+    code = ("import sys; from pathlib import Path; from fanzha.config import Settings; "
+            "from fanzha.banking.first_move import center_signer; "
+            "print(center_signer(Settings(keys_dir=Path(sys.argv[1]))).kid)")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+             for _ in range(6)]
+    kids = {p.communicate(timeout=60)[0].strip() for p in procs}
+    published = {k["kid"] for k in json.loads((tmp_path / "center.keyring.json").read_text())["keys"]}
+    assert len(kids) == 1 and kids <= published

@@ -7,6 +7,7 @@ attributable in the audit log to the rule, not to whoever typed the report.
 
 from __future__ import annotations
 
+import fcntl
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -54,11 +55,22 @@ class FirstMove:
 
 
 def center_signer(settings: Settings) -> SigningKey:
-    """The center's signing key; created and published in the keys directory on first use."""
-    path = settings.keys_dir / CENTER_KEYRING
-    ring = KeyRing.load(path) if path.exists() else KeyRing()
-    signer = ensure_key("center", settings.keys_dir, ring)
-    ring.save(path)
+    """The center's signing key; created and published in the keys directory on first use.
+
+    Several server processes may start at once: an exclusive file lock makes exactly one of them create
+    and publish the key, and the others load that same key, so no process signs with a key the banks
+    were never told about.
+    """
+    settings.keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with (settings.keys_dir / ".center.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            path = settings.keys_dir / CENTER_KEYRING
+            ring = KeyRing.load(path) if path.exists() else KeyRing()
+            signer = ensure_key("center", settings.keys_dir, ring)
+            ring.save(path)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
     return signer
 
 

@@ -8,10 +8,12 @@ sequence does). SQLite serialises writers anyway, so a counter row per day is en
 from __future__ import annotations
 
 import threading
+from contextlib import suppress
 from datetime import date, datetime
 
 from sqlalchemy import Connection, bindparam, text
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.exc import IntegrityError
 
 from fanzha.cases.models import CaseCounter
 from fanzha.config import SHANGHAI
@@ -42,7 +44,9 @@ def ensure_day_sequence(conn: Connection, name: str) -> None:
     with _create_lock:
         if name in _created_sequences:
             return
-        with conn.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as own:
+        # Another server process may create it in the same instant (IF NOT EXISTS is not atomic across
+        # sessions in PostgreSQL) and this one then sees a unique violation: it exists, which is all we need.
+        with conn.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as own, suppress(IntegrityError):
             own.execute(text(f"CREATE SEQUENCE IF NOT EXISTS {name}"))  # name is built from a date only
         _created_sequences.add(name)
 
