@@ -26,12 +26,16 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
         yield simulator
 
 
+def _token(db: Database, username: str, role: Role, org: str) -> str:
+    with db.transaction() as session:
+        user = auth_service.create_user(session, None, username=username, display_name=username, role=role,
+                                        org_code=org, password=None)
+        return auth_service.create_api_token(session, None, user, "test")
+
+
 def _server(settings: Settings, db: Database, sim: Sim, **overrides: object) -> TestClient:
     configured = settings.model_copy(update={"bank_gateway_url": sim.base, "keys_dir": sim.keys_dir, **overrides})
-    with db.transaction() as session:
-        user = auth_service.create_user(session, None, username=f"duty-{time.monotonic_ns()}", display_name="王警官",
-                                        role=Role.DUTY_OFFICER, org_code="center", password=None)
-        token = auth_service.create_api_token(session, None, user, "test")
+    token = _token(db, f"duty-{time.monotonic_ns()}", Role.DUTY_OFFICER, "center")
     return TestClient(create_app(configured, db), headers={"Authorization": f"Bearer {token}"})
 
 
@@ -87,10 +91,7 @@ def test_bank_liaison_sees_only_its_banks_instructions(settings: Settings, db: D
     with _server(settings, db, sim) as client:
         number = client.post("/api/v1/reports", json=body).json()["number"]
         assert len(_wait_for(client, number, "active")) == 2
-    with db.transaction() as session:
-        liaison = auth_service.create_user(session, None, username="icbc-liaison", display_name="工行驻点",
-                                           role=Role.BANK_LIAISON, org_code="bank:ICBC", password=None)
-        token = auth_service.create_api_token(session, None, liaison, "test")
+    token = _token(db, "icbc-liaison", Role.BANK_LIAISON, "bank:ICBC")
     icbc = TestClient(create_app(settings, db), headers={"Authorization": f"Bearer {token}"})
     items = icbc.get(f"/api/v1/cases/{number}/instructions").json()["items"]
     assert [(i["bank"], i["account"]) for i in items] == [("ICBC", icbc_account)]
@@ -139,10 +140,7 @@ def test_nobody_outside_the_case_can_touch_its_instructions(settings: Settings, 
     with _server(settings, db, sim) as client:
         number = client.post("/api/v1/reports", json=body).json()["number"]
         (stop,) = _wait_for(client, number, "active")
-    with db.transaction() as session:
-        liaison = auth_service.create_user(session, None, username="icbc-2", display_name="工行驻点",
-                                           role=Role.BANK_LIAISON, org_code="bank:ICBC", password=None)
-        token = auth_service.create_api_token(session, None, liaison, "test")
+    token = _token(db, "icbc-2", Role.BANK_LIAISON, "bank:ICBC")
     icbc = TestClient(create_app(settings, db), headers={"Authorization": f"Bearer {token}"})
     missing = icbc.post("/api/v1/instructions/999999/renew")
     hidden = icbc.post(f"/api/v1/instructions/{stop['id']}/renew")
@@ -167,10 +165,7 @@ def test_sweep_ends_holds_whose_term_ran_out(settings: Settings, db: Database, s
 
 
 def test_hand_answered_bank_gets_it_in_the_liaison_inbox(settings: Settings, db: Database, sim: Sim) -> None:
-    with db.transaction() as session:
-        liaison = auth_service.create_user(session, None, username="ccb-liaison", display_name="建行驻点",
-                                           role=Role.BANK_LIAISON, org_code="bank:CCB", password=None)
-        token = auth_service.create_api_token(session, None, liaison, "test")
+    token = _token(db, "ccb-liaison", Role.BANK_LIAISON, "bank:CCB")
     body = report(transfers=[{"to_account": "6217000010012345678", "to_bank": "CCB", "amount": "8800"}])
     with _server(settings, db, sim, hand_answered_banks=("CCB",)) as client:
         number = client.post("/api/v1/reports", json=body).json()["number"]
@@ -190,10 +185,7 @@ def test_hand_answered_bank_gets_it_in_the_liaison_inbox(settings: Settings, db:
 
 def test_only_the_instructed_banks_liaison_may_answer(settings: Settings, db: Database, sim: Sim) -> None:
     body = report(transfers=[{"to_account": "6217000010012345679", "to_bank": "CCB", "amount": "100"}])
-    with db.transaction() as session:
-        other = auth_service.create_user(session, None, username="abc-liaison-2", display_name="农行驻点",
-                                         role=Role.BANK_LIAISON, org_code="bank:ABC", password=None)
-        token = auth_service.create_api_token(session, None, other, "test")
+    token = _token(db, "abc-liaison-2", Role.BANK_LIAISON, "bank:ABC")
     with _server(settings, db, sim, hand_answered_banks=("CCB",)) as client:
         number = client.post("/api/v1/reports", json=body).json()["number"]
         (waiting,) = client.get(f"/api/v1/cases/{number}/instructions").json()["items"]
@@ -205,10 +197,7 @@ def test_only_the_instructed_banks_liaison_may_answer(settings: Settings, db: Da
 
 
 def test_liaison_answers_in_the_console_inbox(settings: Settings, db: Database, sim: Sim) -> None:
-    with db.transaction() as session:
-        liaison = auth_service.create_user(session, None, username="ccb-liaison-3", display_name="建行驻点",
-                                           role=Role.BANK_LIAISON, org_code="bank:CCB", password=None)
-        token = auth_service.create_api_token(session, None, liaison, "test")
+    token = _token(db, "ccb-liaison-3", Role.BANK_LIAISON, "bank:CCB")
     body = report(transfers=[{"to_account": "6217000010012345670", "to_bank": "CCB", "amount": "1200"}])
     with _server(settings, db, sim, hand_answered_banks=("CCB",)) as client:
         number = client.post("/api/v1/reports", json=body).json()["number"]

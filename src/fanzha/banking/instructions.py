@@ -135,11 +135,8 @@ def _enqueue_hold(session: Session, instruction: BankInstruction, case_number: s
                         bank_code=instruction.bank_code, amount=instruction.requested_amount,
                         currency=instruction.currency, major_case=instruction.major_case,
                         days=rules.term(HoldKind.FREEZE, instruction.major_case).days)
-    envelope = sign_envelope(body, signer, recipient=f"bank:{instruction.bank_code}",
-                             idempotency_key=instruction.message_id, message_id=instruction.message_id, sent_at=now)
-    message = outbox.enqueue(session, instruction_id=instruction.id, message_type=envelope.type,
-                             recipient=envelope.recipient, idempotency_key=envelope.idempotency_key,
-                             envelope=json.dumps(envelope.to_wire(), ensure_ascii=False), now=now)
+    # The hold's own message id is the instruction's: the bank's answers and later renewals name it.
+    message = _enqueue(session, instruction, body, now, signer, key=instruction.message_id)
     if by_hand:
         # Delivered to the bank liaison's inbox at once; the signed message stays on record.
         message.status = "inbox"
@@ -232,12 +229,14 @@ def _require_officer(actor: Actor) -> None:
 
 
 def _enqueue(session: Session, instruction: BankInstruction, body: m.MessageBody, now: datetime,
-             signer: SigningKey) -> None:
-    key = str(uuid.uuid4())
+             signer: SigningKey, *, key: str | None = None) -> OutboxMessage:
+    """Sign a message to the instruction's bank and put it in the outbox (message id = idempotency key)."""
+    key = key or str(uuid.uuid4())
     envelope = sign_envelope(body, signer, recipient=f"bank:{instruction.bank_code}", idempotency_key=key,
                              message_id=key, sent_at=now)
-    outbox.enqueue(session, instruction_id=instruction.id, message_type=envelope.type, recipient=envelope.recipient,
-                   idempotency_key=key, envelope=json.dumps(envelope.to_wire(), ensure_ascii=False), now=now)
+    return outbox.enqueue(session, instruction_id=instruction.id, message_type=envelope.type,
+                          recipient=envelope.recipient, idempotency_key=key,
+                          envelope=json.dumps(envelope.to_wire(), ensure_ascii=False), now=now)
 
 
 def _iso(value: datetime | None) -> str | None:

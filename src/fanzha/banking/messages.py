@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -561,13 +562,8 @@ def new_envelope(body: MessageBody, *, sender: str, recipient: str, idempotency_
     }
 
 
-def parse_envelope(raw: bytes | str | dict[str, Any]) -> Envelope:
-    """Validate a received message (JSON bytes/text or an already-decoded dict).
-
-    Raises ``UnsupportedVersion`` / ``UnknownMessageType`` naming the offending value, or ``InvalidMessage``;
-    all are ``MessageError``, a ``ValueError``. This does not check the signature: call
-    ``signing.verify`` on the same dict first.
-    """
+def decode_object(raw: bytes | str | Mapping[str, Any]) -> Mapping[str, Any]:
+    """A received message as a JSON object (bytes/text are decoded; a mapping is taken as is)."""
     data: object
     if isinstance(raw, bytes | str):
         try:
@@ -576,8 +572,19 @@ def parse_envelope(raw: bytes | str | dict[str, Any]) -> Envelope:
             raise InvalidMessage(f"message is not JSON: {exc}") from None
     else:
         data = raw
-    if not isinstance(data, dict):
+    if not isinstance(data, Mapping):
         raise InvalidMessage(f"message must be a JSON object, got {type(data).__name__}")
+    return data
+
+
+def parse_envelope(raw: bytes | str | dict[str, Any]) -> Envelope:
+    """Validate a received message (JSON bytes/text or an already-decoded dict).
+
+    Raises ``UnsupportedVersion`` / ``UnknownMessageType`` naming the offending value, or ``InvalidMessage``;
+    all are ``MessageError``, a ``ValueError``. This does not check the signature: call
+    ``signing.verify`` on the same dict first.
+    """
+    data = dict(decode_object(raw))
     # Version first, then type: a v2 message may have types and bodies this build cannot judge.
     version = data.get("v")
     if type(version) is not int or version != PROTOCOL_VERSION:

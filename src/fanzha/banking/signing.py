@@ -40,8 +40,8 @@ from fanzha.banking.messages import (
     KID_RE,
     SIG_RE,
     Envelope,
-    InvalidMessage,
     MessageBody,
+    decode_object,
     new_envelope,
     parse_envelope,
 )
@@ -150,15 +150,6 @@ def verify_and_parse(raw: bytes | str | Mapping[str, Any], keyring: KeyRing, *,
 
     Raises ``BadSignature`` (refuse and audit) or ``messages.MessageError`` (malformed, unknown type/version).
     """
-    data: object
-    if isinstance(raw, bytes | str):
-        try:
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise InvalidMessage(f"message is not JSON: {exc}") from None
-    else:
-        data = raw
-    if not isinstance(data, Mapping):
-        raise InvalidMessage(f"message must be a JSON object, got {type(data).__name__}")
+    data = decode_object(raw)
     verify(data, keyring, now=now)
     return parse_envelope(dict(data))
