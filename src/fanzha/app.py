@@ -20,6 +20,10 @@ from fanzha.config import Settings, get_settings
 from fanzha.http import BodyLimit, install_error_handlers
 from fanzha.orgs.api import router as orgs_router
 from fanzha.storage.db import Database
+from fanzha.telecom.carriers.api import router as telecom_router
+from fanzha.telecom.carriers.runtime import CarrierDelivery
+from fanzha.tracing.api import router as tracing_router
+from fanzha.tracing.runtime import answer_hook
 from fanzha.web import routes as web_routes
 
 
@@ -36,8 +40,11 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         sealer = Sealer(db, settings.audit_seal_interval_s) if db.dialect == "postgresql" else None
         if sealer:
             sealer.start()
-        delivery = BankDelivery.start(db, settings) if settings.bank_gateway_url else None
+        delivery = BankDelivery.start(db, settings, answer_hook(_app)) if settings.bank_gateway_url else None
+        carriers = CarrierDelivery.start(db, settings) if settings.carrier_gateway_url else None
         yield
+        if carriers:
+            carriers.stop()
         if delivery:
             delivery.stop()
         if sealer:
@@ -48,7 +55,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.settings = settings
     app.state.db = db
     install_error_handlers(app)
-    for router in (cases_router, audit_router, auth_router, orgs_router, banking_router, web_routes.router):
+    for router in (cases_router, audit_router, auth_router, orgs_router, banking_router, tracing_router,
+                   telecom_router, web_routes.router):
         app.include_router(router)
 
     app.mount("/static", web_routes.static_files, name="static")

@@ -1,4 +1,4 @@
-"""Command line: serve the platform, migrate, manage users, extract entities, verify the audit log."""
+"""Command line: serve the platform, migrate, manage users, extract entities, verify the audit log, trace."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import typer
 
 from fanzha.auth.models import Role
 from fanzha.config import Settings, get_settings
+from fanzha.tracing.cli import trace_app
 
 app = typer.Typer(help="fanzha (反诈): anti-telecom-fraud center operations platform", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema", no_args_is_help=True)
@@ -22,7 +23,7 @@ cases_app = typer.Typer(help="Cases and reports", no_args_is_help=True)
 audit_app = typer.Typer(help="The tamper-evident audit log", no_args_is_help=True)
 sim_app = typer.Typer(help="Simulated partners, each its own process on loopback", no_args_is_help=True)
 for sub, name in ((db_app, "db"), (users_app, "users"), (cases_app, "cases"), (audit_app, "audit"),
-                  (sim_app, "sim")):
+                  (sim_app, "sim"), (trace_app, "trace")):
     app.add_typer(sub, name=name)
 
 UrlOption = Annotated[str | None, typer.Option("--url", help="database URL (default FANZHA_DATABASE_URL)")]
@@ -266,6 +267,41 @@ def sim_banks(
     """Simulate every bank of the BIN table: accounts, holds, signed answers, latency and faults on demand."""
     argv = sim_banks_argv(host=host, port=port, latency_ms=latency_ms, keys_dir=keys_dir, seed=seed, state=state,
                           open_unknown=open_unknown)
+    sys.stdout.flush()
+    os.execv(argv[0], argv)  # this process becomes the simulator: signals and exit code are its own
+
+
+@sim_app.command("city", context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
+                                          "help_option_names": []})
+def sim_city(ctx: typer.Context) -> None:
+    """Play a simulated city's fraud cases against the simulated banks (options: `fanzha sim city --help`)."""
+    argv = [sys.executable, "-m", "sim.city", *ctx.args]
+    sys.stdout.flush()
+    os.execv(argv[0], argv)
+
+
+def sim_carriers_argv(*, host: str = "127.0.0.1", port: int = 8102, latency_ms: int = 0,
+                      keys_dir: Path | None = None, state: Path | None = None) -> list[str]:
+    """The command that runs the simulated carriers (a separate process, like the simulated banks)."""
+    from fanzha.banking.keys import key_directory
+
+    argv = [sys.executable, "-m", "sim.carriers", "--host", host, "--port", str(port), "--latency-ms",
+            str(latency_ms), "--keys-dir", str(keys_dir or key_directory(get_settings()))]
+    if state is not None:
+        argv += ["--state", str(state)]
+    return argv
+
+
+@sim_app.command("carriers")
+def sim_carriers(
+    host: Annotated[str, typer.Option(help="loopback only")] = "127.0.0.1",
+    port: int = 8102,
+    latency_ms: Annotated[int, typer.Option(min=0, help="delay before every answer")] = 0,
+    keys_dir: Annotated[Path | None, typer.Option(help="carrier keys and keyrings (default var/keys)")] = None,
+    state: Annotated[Path | None, typer.Option(help="keep the register and answers in this JSON file")] = None,
+) -> None:
+    """Simulate the carriers (CMCC, CUCC, CTCC, CBN): numbers that move, signed answers, faults on demand."""
+    argv = sim_carriers_argv(host=host, port=port, latency_ms=latency_ms, keys_dir=keys_dir, state=state)
     sys.stdout.flush()
     os.execv(argv[0], argv)  # this process becomes the simulator: signals and exit code are its own
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -53,6 +54,23 @@ class Settings(BaseSettings):
     first_move: Literal["automatic", "approval", "off"] = "automatic"
     # Bank codes whose liaison answers instructions by hand in the console (no system link).
     hand_answered_banks: tuple[str, ...] = ()
+
+    # Carrier channel (DOMAIN.md §5): where the carrier gateway (or `fanzha sim carriers`) listens; empty =
+    # instructions wait in the carrier outbox. A duty officer's request for more numbers than
+    # carrier_supervisor_batch waits for a supervisor; hand_answered_carriers answer in the console inbox.
+    carrier_gateway_url: str = ""
+    carrier_timeout_s: float = Field(default=5.0, gt=0, le=120)
+    carrier_supervisor_batch: int = Field(default=20, ge=1, le=10_000)
+    hand_answered_carriers: tuple[str, ...] = ()
+
+    # Following the money (DOMAIN.md §4): after the first stop, ask each bank for the account's transactions,
+    # trace the victims' money onward and stop every downstream account that still holds it (amount-limited).
+    trace_loop: bool = True
+    trace_policy: Literal["libr", "fifo", "lifo", "proportional"] = "libr"
+    trace_max_depth: int = Field(default=6, ge=1, le=20)
+    # Amounts below this (in the case's currency) are not chased: the cost of an instruction exceeds them.
+    trace_floor: Decimal = Field(default=Decimal("100"), ge=0)
+    trace_window_hours: int = Field(default=72, ge=1, le=24 * 90)
 
     @property
     def var_dir(self) -> Path:

@@ -27,7 +27,8 @@ from fanzha.storage.db import Database
 def _serve(settings: Settings, keys: Path, gateway: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {**os.environ, "FANZHA_DATABASE_URL": settings.database_url, "FANZHA_KEYS_DIR": str(keys),
-           "FANZHA_BANK_GATEWAY_URL": gateway, "FANZHA_BANK_TIMEOUT_S": "5"}
+           "FANZHA_BANK_GATEWAY_URL": gateway, "FANZHA_BANK_TIMEOUT_S": "5",
+           "FANZHA_TRACE_LOOP": "false"}  # holds only: the loop has its own end-to-end test
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "fanzha.asgi:app", "--host", "127.0.0.1",
                              "--port", str(port), "--log-level", "warning"], cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"

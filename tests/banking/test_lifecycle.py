@@ -39,6 +39,7 @@ ALLOWED: dict[tuple[HoldStatus, HoldEvent], HoldStatus] = {
     (S.ACTIVE, E.RENEW): S.ACTIVE,
     (S.ACTIVE, E.RELEASE): S.RELEASING,
     (S.RELEASING, E.RELEASED): S.RELEASED,
+    (S.RELEASING, E.RELEASE_REFUSED): S.ACTIVE,
     (S.ACTIVE, E.EXPIRE): S.EXPIRED,  # a stop-payment; a freeze lapses (tested below)
 }
 

@@ -125,8 +125,10 @@ def test_every_state_change_is_audited(db: Database, principal: MakePrincipal) -
     with db.transaction() as session:
         actions = [e.action for e in session.execute(
             select(AuditEntry).where(AuditEntry.object_id == number).order_by(AuditEntry.id)).scalars()]
-    # The reported transfer to an ABC card gets its stop-payment in the same transaction as the case.
-    assert actions == ["report.created", "bank.stop_payment_requested", "case.transitioned"]
+    # The reported transfer to an ABC card gets its stop-payment, and its bank a query for the account's
+    # transactions (to follow the money), in the same transaction as the case.
+    assert actions == ["report.created", "bank.stop_payment_requested", "bank.transaction_query_requested",
+                       "case.transitioned"]
 
 
 def test_list_filters(principal: MakePrincipal) -> None:

@@ -15,16 +15,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from fanzha.audit import service as audit
 from fanzha.banking import instructions, outbox
 from fanzha.banking.adapter import BankAdapter, PermanentBankError, TransientBankError
-from fanzha.banking.messages import parse_envelope
-from fanzha.banking.models import BankInstruction, OutboxMessage
+from fanzha.banking.messages import Envelope, parse_envelope
+from fanzha.banking.models import QUERY_KINDS, BankInstruction, OutboxMessage
 from fanzha.cases.models import Case
 from fanzha.storage.db import Database
 
 log = logging.getLogger(__name__)
+
+
+HOOK_ATTEMPTS = 3  # a deadlock or serialization failure in the hook is retried from its savepoint
+# Called in the answer's own transaction (the tracing loop: the next layer's instructions commit with it).
+AnswerHook = Callable[[Session, BankInstruction, Envelope, str, datetime], None]
 
 
 def utcnow() -> datetime:
@@ -40,7 +47,8 @@ class DispatchStats:
 
 class Dispatcher:
     def __init__(self, db: Database, adapter: BankAdapter, *, clock: Callable[[], datetime] = utcnow,
-                 batch: int = 32, lease: timedelta = outbox.LEASE, parallel: int = 32) -> None:
+                 batch: int = 32, lease: timedelta = outbox.LEASE, parallel: int = 32,
+                 on_answer: AnswerHook | None = None) -> None:
         # A round waits for its slowest bank, so a batch as large as the sends in flight keeps the
         # pipe full without claiming work that would sit leased behind a slow answer.
         self.db = db
@@ -48,6 +56,7 @@ class Dispatcher:
         self.clock = clock
         self.batch = batch
         self.lease = lease
+        self.on_answer = on_answer
         self._pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="bank-send")
 
     def run_once(self) -> DispatchStats:
@@ -95,8 +104,37 @@ class Dispatcher:
             instructions.apply_answer(session, instruction, answer, now, number)
             if instruction.sent_at is None:
                 instruction.sent_at = envelope.sent_time
+            if instruction.kind not in QUERY_KINDS:
+                instructions.mark_first_action(session, instruction.case_id, instruction.sent_at)
             outbox.mark_delivered(session, message.id, now)
+            if self.on_answer is not None:
+                self._follow(session, instruction, answer, number, now)
         return "delivered"
+
+
+    def _follow(self, session: Session, instruction: BankInstruction, answer: Envelope, number: str,
+                now: datetime) -> None:
+        """Run the hook in a savepoint: a fault in it must not lose the bank's answer (it is audited instead)."""
+        assert self.on_answer is not None
+        for attempt in range(1, HOOK_ATTEMPTS + 1):
+            try:
+                with session.begin_nested():
+                    self.on_answer(session, instruction, answer, number, now)
+                return
+            except OperationalError:
+                if attempt == HOOK_ATTEMPTS:
+                    raise  # the whole delivery rolls back and is retried: the loop must not be skipped
+                log.warning("answer hook for instruction %s lost a lock race; retrying", instruction.id)
+            except Exception as exc:
+                self._hook_failed(session, instruction, number, exc)
+                return
+
+    @staticmethod
+    def _hook_failed(session: Session, instruction: BankInstruction, number: str, exc: Exception) -> None:
+        """A fault that a retry will not cure: keep the answer, audit the failure for the officer."""
+        log.exception("answer hook failed for instruction %s", instruction.id)
+        audit.append(session, None, "trace.failed", "case", number,
+                     {"instruction": instruction.id, "error": f"{type(exc).__name__}: {exc}"[:500]})
 
 
 def _instruction(session: Session, instruction_id: int) -> tuple[BankInstruction, str]:

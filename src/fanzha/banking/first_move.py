@@ -10,7 +10,7 @@ from __future__ import annotations
 import fcntl
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -18,12 +18,13 @@ from sqlalchemy.orm import Session
 
 from fanzha.auth.actor import Actor
 from fanzha.auth.models import Role
-from fanzha.banking.instructions import ApprovalPolicy, issue_hold
+from fanzha.banking.instructions import ApprovalPolicy, issue_hold, issue_query
 from fanzha.banking.keys import KeyRing, SigningKey, ensure_key
 from fanzha.banking.lifecycle import HoldKind
 from fanzha.config import Settings
 
 AUTO_USERNAME = "center-auto"
+QUERY_LEAD = timedelta(hours=6)
 CENTER_KEYRING = "center.keyring.json"  # published for the banks (sim/banks reads the same file name)
 BANKS_KEYRING = "banks.keyring.json"
 
@@ -33,6 +34,8 @@ class FirstMove:
     actor: Actor
     signer: SigningKey
     policy: ApprovalPolicy
+    # Also ask each payee's bank for the account's transactions, so the trace can follow the money onward.
+    query_payees: bool = False
 
     def on_new_case(self, session: Session, *, case_id: int, case_number: str, transfers: list[dict[str, Any]],
                     now: datetime) -> list[int]:
@@ -45,13 +48,21 @@ class FirstMove:
             key = (t["to_bank"], t["to_account"], t["currency"])
             totals[key] += t["amount"]
             first_at.setdefault(key, t.get("occurred_at"))
-        return [
+        ids = [
             issue_hold(session, self.actor, case_id=case_id, case_number=case_number, kind=HoldKind.STOP_PAYMENT,
                        bank_code=bank, account=account, amount=amount, currency=currency,
                        reason=f"电信网络诈骗报案 {case_number}，涉案资金紧急止付", now=now, signer=self.signer,
                        policy=self.policy, victim_transfer_at=first_at[(bank, account, currency)]).id
             for (bank, account, currency), amount in totals.items()
         ]
+        if self.query_payees:
+            for bank, account, currency in totals:
+                # From a little before the reported time: the victim's clock and the bank's differ.
+                since = (first_at[(bank, account, currency)] or now) - QUERY_LEAD
+                ids.append(issue_query(session, self.actor, case_id=case_id, case_number=case_number,
+                                       kind="transaction_query", bank_code=bank, account=account, currency=currency,
+                                       now=now, signer=self.signer, since=since).id)
+        return ids
 
 
 def center_signer(settings: Settings) -> SigningKey:
@@ -84,8 +95,8 @@ def build_first_move(settings: Settings, auto_actor: Actor) -> FirstMove | None:
         return None
     if auto_actor.role is not Role.DUTY_OFFICER:
         raise ValueError(f"{AUTO_USERNAME} must be a duty officer account")
-    return FirstMove(actor=auto_actor, signer=center_signer(settings),
-                     policy=policy_for(settings))
+    return FirstMove(actor=auto_actor, signer=center_signer(settings), policy=policy_for(settings),
+                     query_payees=settings.trace_loop)
 
 
 def policy_for(settings: Settings) -> ApprovalPolicy:

@@ -24,7 +24,7 @@ from fanzha.banking import lifecycle, outbox
 from fanzha.banking import messages as m
 from fanzha.banking.keys import SigningKey
 from fanzha.banking.lifecycle import Hold, HoldEvent, HoldKind, HoldRules, HoldStatus, RuleViolation
-from fanzha.banking.models import BankInstruction, OutboxMessage
+from fanzha.banking.models import QUERY_KINDS, BankInstruction, OutboxMessage
 from fanzha.banking.signing import sign_envelope
 from fanzha.cases.models import Case
 from fanzha.errors import Conflict, Forbidden
@@ -142,6 +142,13 @@ def _enqueue_hold(session: Session, instruction: BankInstruction, case_number: s
         message.status = "inbox"
         _store(instruction, lifecycle.apply(hold_of(instruction), HoldEvent.SENT, now))
         instruction.sent_at = now
+        mark_first_action(session, instruction.case_id, now)
+
+
+def mark_first_action(session: Session, case_id: int, at: datetime) -> None:
+    """A hold reaching a bank is the center's first action on the money: the case's SLA clock stops."""
+    session.execute(update(Case).where(Case.id == case_id, Case.first_action_at.is_(None))
+                    .values(first_action_at=at))
 
 
 def answer_by_hand(session: Session, actor: Actor, instruction: BankInstruction, *, case_number: str, held: bool,
@@ -207,6 +214,40 @@ def request_release(session: Session, actor: Actor, instruction: BankInstruction
                  {"instruction": instruction.id, "reason": reason})
 
 
+def issue_query(session: Session, actor: Actor, *, case_id: int, case_number: str, kind: str, bank_code: str,
+                account: str, currency: str, now: datetime, signer: SigningKey,
+                since: datetime | None = None) -> BankInstruction:
+    """Ask a bank for an account's transactions from ``since`` (TransactionQuery) or its holder (AccountQuery).
+
+    A query moves no money, so it needs no approval; it goes out at once through the outbox. Only the
+    center's officers ask: the answer names the holder and the account's movements.
+    """
+    _require_officer(actor)
+    if kind not in QUERY_KINDS:
+        raise ValueError(f"not a query: {kind}")
+    if kind == "transaction_query" and since is None:
+        raise ValueError("a transaction query needs since")
+    instruction = BankInstruction(
+        case_id=case_id, kind=kind, bank_code=bank_code, account=account, currency=currency,
+        requested_amount=None, major_case=False, status="queued", renewals=0, message_id=str(uuid.uuid4()),
+        requested_by_id=actor.user_id, created_at=now, query_since=since, answer="{}", last_error="",
+    )
+    session.add(instruction)
+    session.flush()
+    body: m.TransactionQuery | m.AccountQuery
+    if kind == "transaction_query":
+        assert since is not None
+        body = m.TransactionQuery(case_number=case_number, officer=actor.username, account=account,
+                                  bank_code=bank_code, since=since)
+    else:
+        body = m.AccountQuery(case_number=case_number, officer=actor.username, account=account, bank_code=bank_code)
+    _enqueue(session, instruction, body, now, signer, key=instruction.message_id)
+    audit.append(session, actor, f"bank.{kind}_requested", "case", case_number, {
+        "instruction": instruction.id, "bank": bank_code, "account": account, "since": _iso(since),
+    })
+    return instruction
+
+
 def expire_due(session: Session, now: datetime) -> list[tuple[int, str]]:
     """Mark active holds past their expiry as expired (stop-payment) or lapsed (freeze); returns (id, status)."""
     rows = session.execute(
@@ -247,6 +288,15 @@ def apply_answer(session: Session, instruction: BankInstruction, answer: m.Envel
                  case_number: str) -> BankInstruction:
     """Move the instruction by the bank's verified answer; the answer is kept, signature and all."""
     body = answer.typed_body()
+    if instruction.kind in QUERY_KINDS:
+        instruction.status = "answered"
+        instruction.answered_at = now
+        instruction.answer = json.dumps(answer.to_wire(), ensure_ascii=False)
+        rows = len(body.transactions) if isinstance(body, m.TransactionQueryResult) else None
+        audit.append(session, None, "bank.answer", "case", case_number, {
+            "instruction": instruction.id, "bank": instruction.bank_code, "answer": answer.type, "transactions": rows,
+        })
+        return instruction
     hold = hold_of(instruction)
     if isinstance(body, m.StopPaymentResult | m.FreezeResult):
         amount = body.held_amount if isinstance(body, m.StopPaymentResult) else body.frozen_amount
@@ -258,8 +308,9 @@ def apply_answer(session: Session, instruction: BankInstruction, answer: m.Envel
         hold = lifecycle.apply(hold, HoldEvent.RENEW, now)
         if body.expires_at is not None and hold.expires_at is not None:
             hold = replace(hold, expires_at=min(hold.expires_at, body.expires_at))  # never beyond the bank's word
-    elif isinstance(body, m.ReleaseResult) and body.status == "released":
-        hold = lifecycle.apply(hold, HoldEvent.RELEASED, now)
+    elif isinstance(body, m.ReleaseResult):
+        event = HoldEvent.RELEASED if body.status == "released" else HoldEvent.RELEASE_REFUSED
+        hold = lifecycle.apply(hold, event, now)
     _store(instruction, hold)
     instruction.answered_at = now
     instruction.answer = json.dumps(answer.to_wire(), ensure_ascii=False)
@@ -274,9 +325,12 @@ def record_failure(session: Session, instruction: BankInstruction, error: str, n
                    *, rejected: bool) -> None:
     """A permanent delivery failure (or a signed refusal) ends the instruction; the reason is audited."""
     event = HoldEvent.REJECTED if rejected else HoldEvent.FAILED
-    # Already settled by an earlier answer: keep that state, but still record what happened.
-    with suppress(RuleViolation):
-        _store(instruction, lifecycle.apply(hold_of(instruction), event, now))
+    if instruction.kind in QUERY_KINDS:
+        if instruction.status != "answered":
+            instruction.status = "failed"
+    else:  # already settled by an earlier answer: keep that state, but still record what happened
+        with suppress(RuleViolation):
+            _store(instruction, lifecycle.apply(hold_of(instruction), event, now))
     instruction.last_error = error[:2000]
     audit.append(session, None, "bank.delivery_failed", "case", case_number, {
         "instruction": instruction.id, "bank": instruction.bank_code, "error": error[:500], "rejected": rejected,

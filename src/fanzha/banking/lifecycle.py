@@ -5,6 +5,7 @@ next state or raises `RuleViolation` saying which rule forbids it. The durations
 defaults of DOMAIN.md §3 (rule) and live in `HoldRules` so a center can configure them.
 
     pending_approval -approve-> queued -sent-> sent -held-> active -release-> releasing -released-> released
+    releasing -release_refused-> active (the bank keeps holding)
     queued | sent -rejected-> rejected;  queued | sent -failed-> failed
     active -renew-> active (one more term);  active -expire-> expired (stop-payment) | lapsed (freeze)
 """
@@ -44,6 +45,7 @@ class HoldEvent(StrEnum):
     RENEW = "renew"
     RELEASE = "release"
     RELEASED = "released"
+    RELEASE_REFUSED = "release_refused"
     EXPIRE = "expire"
 
 
@@ -124,6 +126,10 @@ def apply(hold: Hold, event: HoldEvent, now: datetime, rules: HoldRules = HoldRu
     if event is HoldEvent.RELEASED:
         _require(hold, event, {HoldStatus.RELEASING})
         return replace(hold, status=HoldStatus.RELEASED)
+    if event is HoldEvent.RELEASE_REFUSED:
+        # The bank keeps holding (e.g. another authority's order covers the money): the hold runs on.
+        _require(hold, event, {HoldStatus.RELEASING})
+        return replace(hold, status=HoldStatus.ACTIVE)
     if event is HoldEvent.EXPIRE:
         _require(hold, event, {HoldStatus.ACTIVE})
         if hold.expires_at is None or now < hold.expires_at:

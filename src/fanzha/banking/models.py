@@ -11,6 +11,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from fanzha.storage.base import Base
 from fanzha.storage.types import Money, UTCDateTime
 
+# Queries ask and holds stop; a query is queued -> answered | failed and has no expiry.
+QUERY_KINDS = frozenset({"transaction_query", "account_query"})
+
 
 class BankInstruction(Base):
     """One instruction to one bank about one account, with its lifecycle (see banking/lifecycle.py)."""
@@ -36,6 +39,8 @@ class BankInstruction(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # TransactionQuery: details from this time (a re-query after a short hold asks from the same start).
+    query_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
     answer: Mapped[str] = mapped_column(Text, default="{}")  # the bank's last signed answer (JSON)
     last_error: Mapped[str] = mapped_column(Text, default="")
 

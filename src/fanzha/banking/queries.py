@@ -12,7 +12,7 @@ from fanzha.auth.actor import Actor
 from fanzha.auth.models import Role
 from fanzha.banking.instructions import hold_of
 from fanzha.banking.lifecycle import HoldRules, HoldStatus, alarm_due
-from fanzha.banking.models import BankInstruction, OutboxMessage
+from fanzha.banking.models import QUERY_KINDS, BankInstruction, OutboxMessage
 from fanzha.cases.models import Case
 from fanzha.errors import Forbidden
 from fanzha.money import amount_str
@@ -52,9 +52,10 @@ def instructions_of(session: Session, actor: Actor, case: Case, now: datetime | 
                 errors[instruction_id] = error
     items = []
     for instruction in rows:
-        hold = hold_of(instruction)
-        waiting = (now - instruction.created_at).total_seconds() \
-            if hold.status in (HoldStatus.PENDING_APPROVAL, HoldStatus.QUEUED, HoldStatus.SENT) else None
+        is_query = instruction.kind in QUERY_KINDS
+        hold = None if is_query else hold_of(instruction)
+        awaiting = instruction.status in (HoldStatus.PENDING_APPROVAL, HoldStatus.QUEUED, HoldStatus.SENT)
+        waiting = (now - instruction.created_at).total_seconds() if awaiting else None
         items.append({
             "id": instruction.id, "kind": instruction.kind, "bank": instruction.bank_code,
             "account": instruction.account, "currency": instruction.currency,
@@ -65,7 +66,9 @@ def instructions_of(session: Session, actor: Actor, case: Case, now: datetime | 
             "answered_at": _iso(instruction.answered_at), "expires_at": _iso(instruction.expires_at),
             "waiting_seconds": round(waiting, 1) if waiting is not None else None,
             "overdue": waiting is not None and waiting > OVERDUE_SECONDS,
-            "alarm": alarm_due(hold, now, HoldRules()), "attempts": attempts.get(instruction.id, 0),
+            "since": _iso(instruction.query_since),
+            "alarm": alarm_due(hold, now, HoldRules()) if hold is not None else False,
+            "attempts": attempts.get(instruction.id, 0),
             "last_error": errors.get(instruction.id) or instruction.last_error or None,
         })
     return items

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from fanzha.auth import service as auth_service
 from fanzha.auth.models import Role, User
 from fanzha.banking.adapter import HttpBankAdapter
-from fanzha.banking.dispatcher import Dispatcher
+from fanzha.banking.dispatcher import AnswerHook, Dispatcher
 from fanzha.banking.first_move import AUTO_USERNAME, FirstMove, banks_keyring, build_first_move, center_signer
 from fanzha.banking.instructions import expire_due
 from fanzha.banking.keys import SigningKey
@@ -64,9 +64,9 @@ class BankDelivery:
     thread: threading.Thread
 
     @classmethod
-    def start(cls, db: Database, settings: Settings) -> BankDelivery:
+    def start(cls, db: Database, settings: Settings, on_answer: AnswerHook | None = None) -> BankDelivery:
         adapter = HttpBankAdapter(settings.bank_gateway_url, banks_keyring(settings), timeout_s=settings.bank_timeout_s)
-        dispatcher = Dispatcher(db, adapter)
+        dispatcher = Dispatcher(db, adapter, on_answer=on_answer)
         stop_event = threading.Event()
         thread = threading.Thread(target=_deliver_and_sweep, args=(db, dispatcher, stop_event),
                                   name="bank-dispatcher", daemon=True)

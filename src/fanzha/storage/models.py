@@ -14,6 +14,9 @@ from fanzha.cases.models import (
 )
 from fanzha.orgs.models import Organisation
 from fanzha.storage.base import Base
+from fanzha.telecom.carriers.models import CarrierInstruction, CarrierOutboxMessage, CarrierRoute
+from fanzha.telecom.official import OfficialNumber
+from fanzha.tracing.models import LedgerEntry
 
 __all__ = [
     "ApiToken",
@@ -21,12 +24,17 @@ __all__ = [
     "AuditHead",
     "BankInstruction",
     "Base",
+    "CarrierInstruction",
+    "CarrierOutboxMessage",
+    "CarrierRoute",
     "Case",
     "CaseCounter",
     "CaseEntity",
     "CaseLink",
     "CaseParty",
     "CaseStatusEvent",
+    "LedgerEntry",
+    "OfficialNumber",
     "Organisation",
     "OutboxMessage",
     "Transfer",

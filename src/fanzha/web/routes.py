@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.staticfiles import StaticFiles
 
-from fanzha.web import auth_pages, bank_pages, case_pages, intake_pages
+from fanzha.web import auth_pages, bank_pages, carrier_pages, case_pages, flow_pages, intake_pages
 
 STATIC_DIR = Path(str(resources.files("fanzha.web").joinpath("static")))
 
@@ -17,6 +17,8 @@ router.include_router(auth_pages.router)
 # /cases/new before /cases/{number}, which would otherwise take "new" for a case number.
 router.include_router(intake_pages.router)
 router.include_router(case_pages.router)
+router.include_router(flow_pages.router)
 router.include_router(bank_pages.router)
+router.include_router(carrier_pages.router)
 
 static_files = StaticFiles(directory=STATIC_DIR)

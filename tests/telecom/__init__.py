@@ -1,0 +1,1 @@
+"""Tests of the carrier side: CDR ingestion, features, the Dask engine, potential victims."""
