@@ -24,6 +24,36 @@ stop_private_postgres() {
 
 _as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
+# Start a throwaway Redis of our own on 127.0.0.1 (no persistence). Sets REDIS_URL; stops and removes it on exit
+# (added to any EXIT trap already set, so call it after start_private_postgres).
+start_private_redis() {
+  REDIS_DIR=$(mktemp -d "${TMPDIR:-/tmp}/fanzha-redis.XXXXXX")
+  REDIS_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+  _add_exit_trap stop_private_redis
+  redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --daemonize yes --dir "$REDIS_DIR" --save '' \
+    --appendonly no --pidfile "$REDIS_DIR/redis.pid" --logfile "$REDIS_DIR/redis.log" >/dev/null
+  local i
+  for i in $(seq 1 100); do
+    redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
+    sleep 0.05
+  done
+  redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping >/dev/null || { cat "$REDIS_DIR/redis.log"; return 1; }
+  REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+  echo "== Redis $(redis-server --version | awk '{print $3}' | cut -d= -f2) on 127.0.0.1:$REDIS_PORT"
+}
+
+stop_private_redis() {
+  redis-cli -h 127.0.0.1 -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+  rm -rf "$REDIS_DIR"
+}
+
+_add_exit_trap() {
+  local previous
+  previous=$(trap -p EXIT | sed -E "s/^trap -- '(.*)' EXIT$/\1/")
+  # shellcheck disable=SC2064
+  trap "${previous:+$previous; }$1" EXIT
+}
+
 # Install the Debian packages named, if missing (root, or sudo).
 ensure_debian_packages() {
   [ $# -gt 0 ] || return 0

@@ -19,6 +19,10 @@ from fanzha.cases.api import router as cases_router
 from fanzha.config import Settings, get_settings
 from fanzha.http import BodyLimit, install_error_handlers
 from fanzha.orgs.api import router as orgs_router
+from fanzha.outreach.api import router as outreach_router
+from fanzha.outreach.callbacks_api import router as callbacks_router
+from fanzha.outreach.watcher import LiveWatch
+from fanzha.reports.api import router as figures_router
 from fanzha.storage.db import Database
 from fanzha.telecom.carriers.api import router as telecom_router
 from fanzha.telecom.carriers.runtime import CarrierDelivery
@@ -42,7 +46,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             sealer.start()
         delivery = BankDelivery.start(db, settings, answer_hook(_app)) if settings.bank_gateway_url else None
         carriers = CarrierDelivery.start(db, settings) if settings.carrier_gateway_url else None
+        # The live call watch: due-call sweep always; the Redis consumer and the SMSC sender when configured.
+        live = LiveWatch.build(db, settings).start(settings.watch_sweep_s) if settings.live_watch else None
+        _app.state.live_watch = live
         yield
+        if live:
+            live.stop()
         if carriers:
             carriers.stop()
         if delivery:
@@ -56,7 +65,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.db = db
     install_error_handlers(app)
     for router in (cases_router, audit_router, auth_router, orgs_router, banking_router, tracing_router,
-                   telecom_router, web_routes.router):
+                   telecom_router, callbacks_router, figures_router, outreach_router, web_routes.router):
         app.include_router(router)
 
     app.mount("/static", web_routes.static_files, name="static")

@@ -14,6 +14,9 @@ import typer
 
 from fanzha.auth.models import Role
 from fanzha.config import Settings, get_settings
+from fanzha.reports.cli import report_command
+from fanzha.telecom.cdr_cli import cdr_app
+from fanzha.telecom.detector.cli import detector_app
 from fanzha.tracing.cli import trace_app
 
 app = typer.Typer(help="fanzha (反诈): anti-telecom-fraud center operations platform", no_args_is_help=True)
@@ -22,8 +25,13 @@ users_app = typer.Typer(help="Accounts for people and systems", no_args_is_help=
 cases_app = typer.Typer(help="Cases and reports", no_args_is_help=True)
 audit_app = typer.Typer(help="The tamper-evident audit log", no_args_is_help=True)
 sim_app = typer.Typer(help="Simulated partners, each its own process on loopback", no_args_is_help=True)
+telecom_app = typer.Typer(help="Fraud numbers: call records, features, the detector, potential victims",
+                          no_args_is_help=True)
+for commands in (cdr_app, detector_app):  # one flat `fanzha telecom ...` group
+    telecom_app.registered_commands.extend(commands.registered_commands)
+app.command("report")(report_command)
 for sub, name in ((db_app, "db"), (users_app, "users"), (cases_app, "cases"), (audit_app, "audit"),
-                  (sim_app, "sim"), (trace_app, "trace")):
+                  (sim_app, "sim"), (trace_app, "trace"), (telecom_app, "telecom")):
     app.add_typer(sub, name=name)
 
 UrlOption = Annotated[str | None, typer.Option("--url", help="database URL (default FANZHA_DATABASE_URL)")]
@@ -269,6 +277,15 @@ def sim_banks(
                           open_unknown=open_unknown)
     sys.stdout.flush()
     os.execv(argv[0], argv)  # this process becomes the simulator: signals and exit code are its own
+
+
+@sim_app.command("cdr", context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
+                                         "help_option_names": []})
+def sim_cdr(ctx: typer.Context) -> None:
+    """Write synthetic call records with planted fraud numbers (options: `fanzha sim cdr --help`)."""
+    argv = [sys.executable, "-m", "sim.cdr", *ctx.args]
+    sys.stdout.flush()
+    os.execv(argv[0], argv)
 
 
 @sim_app.command("city", context_settings={"allow_extra_args": True, "ignore_unknown_options": True,

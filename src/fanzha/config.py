@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fanzha.banking.bins import DEFAULT_STATIONED_BANKS
@@ -71,6 +71,32 @@ class Settings(BaseSettings):
     # Amounts below this (in the case's currency) are not chased: the cost of an instruction exceeds them.
     trace_floor: Decimal = Field(default=Decimal("100"), ge=0)
     trace_window_hours: int = Field(default=72, ge=1, le=24 * 90)
+
+    # Live call watch (DOMAIN.md §5, outreach/): a subscriber connected to a flagged number for watch_minutes
+    # (0 = at ring) gets one flash SMS and a high-priority callback task. Call events come over HTTP, and from the
+    # Redis stream when redis_url is set (watchers share it as one consumer group).
+    live_watch: bool = True
+    watch_minutes: float = Field(default=3.0, ge=0, le=600)
+    watch_sweep_s: float = Field(default=0.5, gt=0, le=60)
+    flagged_reload_s: float = Field(default=1.0, gt=0, le=300)
+    redis_url: str = ""
+    call_events_stream: str = Field(default="fanzha:call-events", min_length=1, max_length=200)
+    call_events_group: str = Field(default="watchers", min_length=1, max_length=200)
+    # The SMSC for flash SMS over SMPP 3.4; empty host = warnings wait in flash_warnings (status queued).
+    # The password (at most 8 characters in SMPP 3.4) comes from FANZHA_SMSC_PASSWORD and is never logged or shown.
+    smsc_host: str = ""
+    smsc_port: int = Field(default=2775, ge=1, le=65535)
+    smsc_system_id: str = Field(default="", max_length=15)
+    smsc_password: SecretStr = Field(default=SecretStr(""), repr=False)
+    smsc_system_type: str = Field(default="", max_length=12)
+    smsc_bind: Literal["transceiver", "transmitter"] = "transceiver"
+    smsc_source_addr: str = Field(default="96110", pattern=r"^[0-9]{3,20}$")
+    smsc_dest_addr_subunit: bool = False  # add dest_addr_subunit = 1 (display) for SMSCs that want it
+    smsc_window: int = Field(default=10, ge=1, le=1000)  # submit_sm awaiting an answer at once
+    smsc_max_per_second: float = Field(default=200.0, gt=0, le=100_000)
+    smsc_enquire_link_s: float = Field(default=30.0, gt=0, le=3600)
+    smsc_response_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    smsc_validity_minutes: int = Field(default=10, ge=0, le=1440)  # 0: the SMSC's default validity
 
     @property
     def var_dir(self) -> Path:

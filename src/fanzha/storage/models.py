@@ -13,17 +13,24 @@ from fanzha.cases.models import (
     Transfer,
 )
 from fanzha.orgs.models import Organisation
+from fanzha.outreach.callback_models import CallbackAttempt, CallbackKey, CallbackTask
+from fanzha.outreach.models import FlaggedNumber, FlashWarning, WatchedCall
+from fanzha.reports.indexes import FIGURE_INDEXES
 from fanzha.storage.base import Base
 from fanzha.telecom.carriers.models import CarrierInstruction, CarrierOutboxMessage, CarrierRoute
 from fanzha.telecom.official import OfficialNumber
 from fanzha.tracing.models import LedgerEntry
 
 __all__ = [
+    "FIGURE_INDEXES",
     "ApiToken",
     "AuditEntry",
     "AuditHead",
     "BankInstruction",
     "Base",
+    "CallbackAttempt",
+    "CallbackKey",
+    "CallbackTask",
     "CarrierInstruction",
     "CarrierOutboxMessage",
     "CarrierRoute",
@@ -33,11 +40,14 @@ __all__ = [
     "CaseLink",
     "CaseParty",
     "CaseStatusEvent",
+    "FlaggedNumber",
+    "FlashWarning",
     "LedgerEntry",
     "OfficialNumber",
     "Organisation",
     "OutboxMessage",
     "Transfer",
     "User",
+    "WatchedCall",
     "WebSession",
 ]

@@ -8,7 +8,8 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.staticfiles import StaticFiles
 
-from fanzha.web import auth_pages, bank_pages, carrier_pages, case_pages, flow_pages, intake_pages
+from fanzha.web import auth_pages, bank_pages, carrier_pages, case_pages, dashboard_pages, flow_pages, intake_pages
+from fanzha.web.callback_pages import router as callback_router
 
 STATIC_DIR = Path(str(resources.files("fanzha.web").joinpath("static")))
 
@@ -20,5 +21,7 @@ router.include_router(case_pages.router)
 router.include_router(flow_pages.router)
 router.include_router(bank_pages.router)
 router.include_router(carrier_pages.router)
+router.include_router(callback_router)
+router.include_router(dashboard_pages.router)
 
 static_files = StaticFiles(directory=STATIC_DIR)
