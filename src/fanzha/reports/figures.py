@@ -27,11 +27,11 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVarTuple
 
-from sqlalchemy import Date, Float, Select, and_, case, cast, distinct, extract, func, literal, select, text, tuple_
+from sqlalchemy import Date, Float, Select, and_, case, cast, distinct, func, literal, select, text, tuple_
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -444,13 +444,15 @@ def _held_hold() -> ColumnElement[bool]:
     return and_(BankInstruction.kind.in_((STOP, FREEZE)), BankInstruction.held_amount.is_not(None))
 
 
+# The center's zone has had no daylight saving since 1991: its day is UTC plus a fixed offset, which both
+# databases compute far faster than a time-zone rule per row (a month of cases is 80,000 rows).
+_OFFSET = SHANGHAI.utcoffset(datetime(2000, 1, 1)) or timedelta(0)
+
+
 def _local_day(session: Session, column: Any) -> ColumnElement[Any]:
     if session.get_bind().dialect.name == "postgresql":
-        return cast(func.timezone(SHANGHAI.key, column), Date)
-    # SQLite keeps naive UTC text; the center's zone has had no daylight saving since 1991.
-    offset = SHANGHAI.utcoffset(datetime(2000, 1, 1))
-    assert offset is not None
-    return func.date(column, f"+{int(offset.total_seconds() // 60)} minutes")
+        return cast(func.timezone("UTC", column) + literal(_OFFSET), Date)
+    return func.date(column, f"+{int(_OFFSET.total_seconds() // 60)} minutes")  # SQLite keeps naive UTC text
 
 
 def _as_date(value: date | str) -> date:
@@ -472,7 +474,8 @@ def _summary(values: list[float]) -> StopTime:
 
 
 def _stop_time_sql(session: Session, period: Period, first: Any) -> StopTimes:
-    seconds = func.greatest(0.0, cast(extract("epoch", first.c.first_stop - first.c.received_at), Float))
+    # date_part gives double precision directly (extract goes through numeric since PostgreSQL 14).
+    seconds = func.greatest(0.0, func.date_part("epoch", first.c.first_stop - first.c.received_at, type_=Float))
     day = _local_day(session, first.c.received_at)
     rows = session.execute(
         select(day, func.count(), func.percentile_cont(0.5).within_group(seconds),
