@@ -27,6 +27,7 @@ from fanzha.cases.schemas import ReportIn
 from fanzha.cli import prepare_database
 from fanzha.config import Settings
 from fanzha.storage.db import Database
+from tests.web.chromium import browser  # noqa: F401  (the browser tests' shared fixture)
 
 PASSWORD = "night-shift-2026"
 FENG_NARRATIVE = (

@@ -8,7 +8,6 @@ Run with ``pytest -m browser tests/web``; the browser is never downloaded (no in
 from __future__ import annotations
 
 import re
-import shutil
 import socket
 import threading
 import time
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from fanzha.app import create_app
 from fanzha.auth import service as auth_service
@@ -27,8 +26,8 @@ from fanzha.cli import prepare_database
 from fanzha.config import Settings
 from fanzha.outreach import callbacks as cb
 from fanzha.storage.db import Database
+from tests.web.chromium import ARTIFACTS, VIEWPORT
 from tests.web.conftest import PASSWORD
-from tests.web.test_console_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, VIEWPORT
 
 pytestmark = pytest.mark.browser
 
@@ -72,16 +71,6 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Databa
     thread.join(timeout=10)
     sock.close()
     db.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not shutil.which(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium fonts-noto-cjk)")
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

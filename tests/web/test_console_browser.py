@@ -6,16 +6,14 @@ Run with ``pytest -m browser tests/web``; the browser is never downloaded (no in
 from __future__ import annotations
 
 import re
-import shutil
 import socket
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from fanzha.app import create_app
 from fanzha.auth import service as auth_service
@@ -23,15 +21,11 @@ from fanzha.auth.models import Role
 from fanzha.cli import prepare_database
 from fanzha.config import Settings
 from fanzha.storage.db import Database
+from tests.web.chromium import ARTIFACTS, VIEWPORT
 from tests.web.conftest import ABC_CARD, FENG_NARRATIVE, PASSWORD
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-VIEWPORT: ViewportSize = {"width": 1366, "height": 768}
 SECOND_NARRATIVE = (
     "11月24日晚8时许，市民陈某接到自称上海公安的电话（+852 6123 4567），称其银行卡涉嫌洗钱，"
     "要求配合调查。陈某通过网上银行向工商银行账户6222020200112345678转账5万元。"
@@ -65,16 +59,6 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     thread.join(timeout=10)
     sock.close()
     db.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not shutil.which(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium fonts-noto-cjk)")
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -7,18 +7,16 @@ Screenshots are kept in test-artifacts/ (dashboard-*.png). Run with ``pytest -m 
 from __future__ import annotations
 
 import re
-import shutil
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from fanzha.app import create_app
 from fanzha.auth import service as auth_service
@@ -29,15 +27,11 @@ from fanzha.cli import prepare_database
 from fanzha.config import Settings
 from fanzha.storage.db import Database
 from tests.reports.dataset import build
+from tests.web.chromium import ARTIFACTS, VIEWPORT
 from tests.web.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
-VIEWPORT: ViewportSize = {"width": 1366, "height": 768}
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @dataclass
@@ -75,16 +69,6 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     thread.join(timeout=10)
     sock.close()
     db.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not shutil.which(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium fonts-noto-cjk)")
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ the loop stores them (see test_flow_pages.py for the story). Run with ``pytest -
 from __future__ import annotations
 
 import re
-import shutil
 import socket
 import threading
 import time
@@ -17,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
 from fanzha.app import create_app
@@ -29,17 +28,13 @@ from fanzha.config import Settings
 from fanzha.storage.db import Database
 from fanzha.tracing import store
 from tests.helpers import report
+from tests.web.chromium import ARTIFACTS, VIEWPORT
 from tests.web.conftest import PASSWORD
 from tests.web.test_flow_pages import LEGS, A, B, D
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
-VIEWPORT: ViewportSize = {"width": 1366, "height": 768}
 SCREENSHOT = Path("/tmp/flow.png")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @pytest.fixture(scope="module")
@@ -80,16 +75,6 @@ def live_case(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, s
     thread.join(timeout=10)
     sock.close()
     db.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not shutil.which(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium fonts-noto-cjk)")
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
