@@ -2,22 +2,98 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import secrets
 import sys
+from collections.abc import Iterator, Mapping, MutableMapping
 from datetime import datetime
+from functools import cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, ClassVar
 
 import typer
+from typer import _click  # Typer vendors click: its groups hold these classes, not the `click` package's
+from typer.core import TyperGroup
 
-from fanzha.auth.models import Role
+from fanzha.auth.roles import Role
 from fanzha.config import Settings, get_settings
 from fanzha.reports.cli import report_command
-from fanzha.telecom.cdr_cli import cdr_app
-from fanzha.telecom.detector.cli import detector_app
-from fanzha.tracing.cli import trace_app
+
+
+@cache
+def _typer_group(target: str) -> TyperGroup:
+    """The click group of the Typer app named ``module:attribute``, imported on first use."""
+    module, _, attribute = target.partition(":")
+    sub_app = getattr(importlib.import_module(module), attribute)
+    if not isinstance(sub_app, typer.Typer):
+        raise TypeError(f"{target} is not a Typer app")
+    return typer.main.get_group(sub_app)
+
+
+class _LazyCommands(MutableMapping[str, _click.Command]):
+    """Commands by name; a lazy one is imported from its module's Typer app when first looked up."""
+
+    def __init__(self, loaded: MutableMapping[str, _click.Command], lazy: Mapping[str, str]) -> None:
+        self._loaded = loaded
+        self._lazy = dict(lazy)
+
+    def __getitem__(self, name: str) -> _click.Command:
+        if name not in self._loaded and name in self._lazy:
+            command = _typer_group(self._lazy[name]).commands[name]
+            self._loaded[name] = command
+        return self._loaded[name]
+
+    def __setitem__(self, name: str, command: _click.Command) -> None:
+        self._loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        if name not in self:
+            raise KeyError(name)
+        self._lazy.pop(name, None)
+        self._loaded.pop(name, None)
+
+    def __contains__(self, name: object) -> bool:  # without importing: Mapping's would look the command up
+        return name in self._loaded or name in self._lazy
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._loaded
+        yield from (name for name in self._lazy if name not in self._loaded)
+
+    def __len__(self) -> int:
+        return len(self._loaded.keys() | self._lazy.keys())
+
+
+class LazyGroup(TyperGroup):
+    """A group whose commands live in modules that import polars, LightGBM, Dask...: each is imported only when
+    it is run or its group's help is shown, so `fanzha --help` and the light commands start in a fraction of a
+    second. Subclasses name them in ``lazy``: command name -> ``"module:typer_app"``."""
+
+    lazy: ClassVar[Mapping[str, str]] = {}
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = _LazyCommands(self.commands, self.lazy)
+
+    def list_commands(self, ctx: _click.Context) -> list[str]:
+        return list(self.commands)  # names only: TyperGroup's .items() would import every command
+
+
+_CDR = "fanzha.telecom.cdr_cli:cdr_app"
+_DETECTOR = "fanzha.telecom.detector.cli:detector_app"
+
+
+class TelecomGroup(LazyGroup):
+    """One flat `fanzha telecom ...` group over the CDR and detector command lines."""
+
+    lazy: ClassVar[Mapping[str, str]] = {"ingest": _CDR, "features": _CDR, "victims": _CDR,
+                                         "train": _DETECTOR, "evaluate": _DETECTOR, "score": _DETECTOR}
+
+
+class TraceGroup(LazyGroup):
+    lazy: ClassVar[Mapping[str, str]] = {"csv": "fanzha.tracing.cli:trace_app"}
+
 
 app = typer.Typer(help="fanzha (反诈): anti-telecom-fraud center operations platform", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema", no_args_is_help=True)
@@ -25,10 +101,9 @@ users_app = typer.Typer(help="Accounts for people and systems", no_args_is_help=
 cases_app = typer.Typer(help="Cases and reports", no_args_is_help=True)
 audit_app = typer.Typer(help="The tamper-evident audit log", no_args_is_help=True)
 sim_app = typer.Typer(help="Simulated partners, each its own process on loopback", no_args_is_help=True)
-telecom_app = typer.Typer(help="Fraud numbers: call records, features, the detector, potential victims",
-                          no_args_is_help=True)
-for commands in (cdr_app, detector_app):  # one flat `fanzha telecom ...` group
-    telecom_app.registered_commands.extend(commands.registered_commands)
+trace_app = typer.Typer(cls=TraceGroup, help="Follow victims' money through a ledger", no_args_is_help=True)
+telecom_app = typer.Typer(cls=TelecomGroup, help="Fraud numbers: call records, features, the detector, "
+                          "potential victims", no_args_is_help=True)
 app.command("report")(report_command)
 for sub, name in ((db_app, "db"), (users_app, "users"), (cases_app, "cases"), (audit_app, "audit"),
                   (sim_app, "sim"), (trace_app, "trace"), (telecom_app, "telecom")):

@@ -1,4 +1,5 @@
-"""Console fixtures: a migrated SQLite file per test, users per role, and browsers-without-a-browser.
+"""Console fixtures: a migrated SQLite file per test, users per role, and browsers-without-a-browser; the browser
+tests' Chromium, live server and tab come from chromium.py and live_server.py.
 
 Names start with ``web_`` so they never clash with the shared fixtures in tests/conftest.py.
 """
@@ -27,9 +28,9 @@ from fanzha.cases.schemas import ReportIn
 from fanzha.cli import prepare_database
 from fanzha.config import Settings
 from fanzha.storage.db import Database
-from tests.web.chromium import browser  # noqa: F401  (the browser tests' shared fixture)
+from tests.web.chromium import browser  # noqa: F401  (the browser tests' shared fixtures)
+from tests.web.live_server import PASSWORD, live_server, page  # noqa: F401
 
-PASSWORD = "night-shift-2026"
 FENG_NARRATIVE = (
     "4月25日上午9时，市民冯某接到自称宝山公安的电话（+85261234567），称其涉嫌洗钱，要求将存款转至安全账户。"
     "冯某通过手机银行向农业银行账户6228480402564890018转账7万元。"
@@ -118,8 +119,8 @@ class Console:
 
 
 def login(client: TestClient, username: str, password: str, next_path: str = "/cases") -> Response:
-    page = client.get(f"/login?next={next_path}")
-    token = _CSRF_FIELD.search(page.text)
+    form = client.get(f"/login?next={next_path}")
+    token = _CSRF_FIELD.search(form.text)
     assert token is not None, "the login form has no CSRF field"
     response: Response = client.post("/login", data={"username": username, "password": password,
                                                      "csrf_token": token.group(1), "next": next_path})

@@ -7,44 +7,28 @@ Run with ``pytest -m browser tests/web``; the browser is never downloaded (no in
 
 from __future__ import annotations
 
-import re
-import socket
-import threading
-import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import uvicorn
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
-from fanzha.app import create_app
-from fanzha.auth import service as auth_service
 from fanzha.auth.models import Role
-from fanzha.cli import prepare_database
 from fanzha.config import Settings
 from fanzha.outreach import callbacks as cb
 from fanzha.storage.db import Database
-from tests.web.chromium import ARTIFACTS, VIEWPORT
-from tests.web.conftest import PASSWORD
+from tests.web.chromium import ARTIFACTS
+from tests.web.live_server import Live, Person, StartLive, log_in
 
 pytestmark = pytest.mark.browser
 
 SCREENSHOT = Path("/tmp/callbacks.png")
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Database]]:
-    """uvicorn serving a fresh database on 127.0.0.1, with one callback agent and three people to call."""
-    path = tmp_path_factory.mktemp("live-callbacks") / "console.db"
-    settings = Settings(database_url=f"sqlite:///{path}")
-    prepare_database(settings)
-    db = Database(settings.database_url)
+def _queue(db: Database, _settings: Settings) -> None:
+    """Three people to call: one on a call with the fraud number right now."""
     now = datetime.now(UTC)
     with db.transaction() as session:
-        auth_service.create_user(session, None, username="agent", display_name="劝阻专员 李警官",
-                                 role=Role.CALLBACK_AGENT, org_code="center", password=PASSWORD)
         cb.open_task(session, phone="+8613900000003", grade="medium", source="potential_victim",
                      reason="called by +85261234567: a 3 min call, answered 2 calls", now=now - timedelta(minutes=20),
                      fraud_type="fake_investment")
@@ -54,49 +38,17 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Databa
         cb.open_task(session, phone="+8613900000001", grade="high", source="watcher",
                      reason="on a call with +85261234567 for 6 min", now=now - timedelta(minutes=6),
                      on_call_now=True, fraud_type="impersonate_authority", dedupe_key="call-1")
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, db), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the console server did not start")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}", db
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
-    db.dispose()
 
 
-@pytest.fixture
-def page(browser: Browser, live: tuple[str, Database]) -> Iterator[Page]:
-    context = browser.new_context(viewport=VIEWPORT, locale="zh-CN", base_url=live[0])
-    context.set_default_timeout(10_000)
-    tab = context.new_page()
-    errors: list[str] = []
-    tab.on("pageerror", lambda exc: errors.append(str(exc)))
-    tab.on("console", lambda msg: errors.append(msg.text)
-           if msg.type == "error" and not msg.text.startswith("Failed to load resource") else None)
-    tab.on("response", lambda r: errors.append(f"{r.status} {r.url}")
-           if r.status >= 400 and r.request.resource_type != "document" else None)
-    yield tab
-    context.close()
-    assert not errors, f"the page logged errors: {errors}"
+@pytest.fixture(scope="module")
+def live(live_server: StartLive) -> Live:
+    """A callback agent and three people to call."""
+    return live_server(Person("agent", Role.CALLBACK_AGENT, "劝阻专员 李警官"), seed=_queue)
 
 
-def test_agent_takes_the_top_task_and_records_dissuaded(page: Page, live: tuple[str, Database]) -> None:
-    _, db = live
-    page.goto("/callbacks")
-    expect(page).to_have_url(re.compile(r"/login\?next=/callbacks$"))
-    page.get_by_label("用户名").fill("agent")
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    expect(page).to_have_url(re.compile(r"/callbacks$"))
+def test_agent_takes_the_top_task_and_records_dissuaded(page: Page, live: Live) -> None:
+    db = live.db
+    log_in(page, "agent", "/callbacks")
     expect(page.get_by_role("heading", name="劝阻回访", exact=True)).to_be_visible()
 
     ready = page.locator("#ready tbody tr")

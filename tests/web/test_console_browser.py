@@ -6,23 +6,14 @@ Run with ``pytest -m browser tests/web``; the browser is never downloaded (no in
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
-from collections.abc import Iterator
 
 import pytest
-import uvicorn
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
-from fanzha.app import create_app
-from fanzha.auth import service as auth_service
 from fanzha.auth.models import Role
-from fanzha.cli import prepare_database
-from fanzha.config import Settings
-from fanzha.storage.db import Database
-from tests.web.chromium import ARTIFACTS, VIEWPORT
-from tests.web.conftest import ABC_CARD, FENG_NARRATIVE, PASSWORD
+from tests.web.chromium import ARTIFACTS
+from tests.web.conftest import ABC_CARD, FENG_NARRATIVE
+from tests.web.live_server import Live, Person, StartLive, log_in
 
 pytestmark = pytest.mark.browser
 
@@ -33,58 +24,12 @@ SECOND_NARRATIVE = (
 
 
 @pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """uvicorn serving a fresh database on 127.0.0.1 at a port the OS chose."""
-    path = tmp_path_factory.mktemp("live") / "console.db"
-    settings = Settings(database_url=f"sqlite:///{path}")
-    prepare_database(settings)
-    db = Database(settings.database_url)
-    with db.transaction() as session:
-        auth_service.create_user(session, None, username="duty", display_name="值班民警 王警官",
-                                 role=Role.DUTY_OFFICER, org_code="center", password=PASSWORD)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, db), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the console server did not start")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
-    db.dispose()
-
-
-@pytest.fixture
-def page(browser: Browser, live_server: str) -> Iterator[Page]:
-    context = browser.new_context(viewport=VIEWPORT, locale="zh-CN", base_url=live_server)
-    context.set_default_timeout(10_000)
-    tab = context.new_page()
-    errors: list[str] = []
-    # Script errors, CSP violations and broken sub-resources; a page answered with 422 is not an error.
-    tab.on("pageerror", lambda exc: errors.append(str(exc)))
-    tab.on("console", lambda msg: errors.append(msg.text)
-           if msg.type == "error" and not msg.text.startswith("Failed to load resource") else None)
-    tab.on("response", lambda r: errors.append(f"{r.status} {r.url}")
-           if r.status >= 400 and r.request.resource_type != "document" else None)
-    yield tab
-    context.close()
-    assert not errors, f"the page logged errors: {errors}"
+def live(live_server: StartLive) -> Live:
+    return live_server(Person("duty", Role.DUTY_OFFICER, "值班民警 王警官"))
 
 
 def _log_in(page: Page) -> None:
-    page.goto("/cases")
-    expect(page).to_have_url(re.compile(r"/login\?next=/cases$"))
-    page.get_by_label("用户名").fill("duty")
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    expect(page).to_have_url(re.compile(r"/cases$"))
+    log_in(page, "duty", "/cases")
 
 
 def _file_report(page: Page, *, victim: str, narrative: str, adopt: tuple[str, ...]) -> str:

@@ -7,92 +7,31 @@ Screenshots are kept in test-artifacts/ (dashboard-*.png). Run with ``pytest -m 
 from __future__ import annotations
 
 import re
-import socket
-import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import uvicorn
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
-from fanzha.app import create_app
 from fanzha.auth import service as auth_service
 from fanzha.auth.models import Role
 from fanzha.cases import intake
 from fanzha.cases.schemas import ReportIn
-from fanzha.cli import prepare_database
-from fanzha.config import Settings
-from fanzha.storage.db import Database
 from tests.reports.dataset import build
-from tests.web.chromium import ARTIFACTS, VIEWPORT
-from tests.web.conftest import PASSWORD
+from tests.web.chromium import ARTIFACTS
+from tests.web.live_server import Live, Person, StartLive, log_in
 
 pytestmark = pytest.mark.browser
 
 
-
-@dataclass
-class Live:
-    base: str
-    db: Database
-    settings: Settings
-
-
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    """uvicorn on 127.0.0.1 serving the figures data set (ten days ago) and a supervisor to read it."""
-    path = tmp_path_factory.mktemp("live-dashboard") / "console.db"
-    settings = Settings(database_url=f"sqlite:///{path}")
-    prepare_database(settings)
-    db = Database(settings.database_url)
-    with db.transaction() as session:
-        auth_service.create_user(session, None, username="chief", display_name="中心主任 李",
-                                 role=Role.SUPERVISOR, org_code="center", password=PASSWORD)
-    build(db, settings)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, db), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the console server did not start")
-        time.sleep(0.02)
-    yield Live(f"http://127.0.0.1:{port}", db, settings)
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
-    db.dispose()
-
-
-@pytest.fixture
-def page(browser: Browser, live: Live) -> Iterator[Page]:
-    context = browser.new_context(viewport=VIEWPORT, locale="zh-CN", base_url=live.base)
-    context.set_default_timeout(10_000)
-    tab = context.new_page()
-    errors: list[str] = []
-    # Script errors, CSP violations (ECharts must draw under script-src 'self') and broken sub-resources.
-    tab.on("pageerror", lambda exc: errors.append(str(exc)))
-    tab.on("console", lambda msg: errors.append(msg.text)
-           if msg.type == "error" and not msg.text.startswith("Failed to load resource") else None)
-    tab.on("response", lambda r: errors.append(f"{r.status} {r.url}")
-           if r.status >= 400 and r.request.resource_type != "document" else None)
-    yield tab
-    context.close()
-    assert not errors, f"the page logged errors: {errors}"
+def live(live_server: StartLive) -> Live:
+    """The figures data set (ten days ago) and a supervisor to read it."""
+    return live_server(Person("chief", Role.SUPERVISOR, "中心主任 李"), seed=build)
 
 
 def _log_in(page: Page, next_path: str) -> None:
-    page.goto(next_path)
-    page.get_by_label("用户名").fill("chief")
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
+    log_in(page, "chief", next_path)
     expect(page.locator("h1")).to_have_text("中心数据看板")
 
 

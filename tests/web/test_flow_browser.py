@@ -7,29 +7,21 @@ the loop stores them (see test_flow_pages.py for the story). Run with ``pytest -
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
-from fanzha.app import create_app
 from fanzha.auth import service as auth_service
 from fanzha.auth.models import Role
 from fanzha.cases.models import Case
-from fanzha.cli import prepare_database
-from fanzha.config import Settings
-from fanzha.storage.db import Database
 from fanzha.tracing import store
 from tests.helpers import report
-from tests.web.chromium import ARTIFACTS, VIEWPORT
-from tests.web.conftest import PASSWORD
+from tests.web.chromium import ARTIFACTS
+from tests.web.live_server import Live, Person, StartLive, log_in, open_tab
 from tests.web.test_flow_pages import LEGS, A, B, D
 
 pytestmark = pytest.mark.browser
@@ -38,67 +30,36 @@ SCREENSHOT = Path("/tmp/flow.png")
 
 
 @pytest.fixture(scope="module")
-def live_case(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    """uvicorn on 127.0.0.1 with one traced case; yields (base URL, case number)."""
-    path = tmp_path_factory.mktemp("live-flow") / "console.db"
-    settings = Settings(database_url=f"sqlite:///{path}")
-    prepare_database(settings)
-    db = Database(settings.database_url)
-    with db.transaction() as session:
-        auth_service.create_user(session, None, username="duty", display_name="值班民警 王警官",
-                                 role=Role.DUTY_OFFICER, org_code="center", password=PASSWORD)
+def live(live_server: StartLive) -> Live:
+    return live_server(Person("duty", Role.DUTY_OFFICER, "值班民警 王警官"))
+
+
+@pytest.fixture(scope="module")
+def live_case(live: Live) -> tuple[str, str]:
+    """One traced case, filed through the API by the 110 system; returns (base URL, case number)."""
+    with live.db.transaction() as session:
         system = auth_service.create_user(session, None, username="intake-110", display_name="110 接警系统",
                                           role=Role.DUTY_OFFICER, org_code="center", password=None)
         token = auth_service.create_api_token(session, None, system, "browser test")
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, db), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the console server did not start")
-        time.sleep(0.02)
-    base = f"http://127.0.0.1:{port}"
-    filed = httpx.post(f"{base}/api/v1/reports", json=report(suspect_phones=["13812345678"]),
+    filed = httpx.post(f"{live.base}/api/v1/reports", json=report(suspect_phones=["13812345678"]),
                        headers={"Authorization": f"Bearer {token}"}, timeout=10)
     assert filed.status_code == 201, filed.text
     number = filed.json()["number"]
-    with db.transaction() as session:
+    with live.db.transaction() as session:
         case_id = session.execute(select(Case.id).where(Case.number == number)).scalar_one()
         store.save_legs(session, case_id=case_id, instruction_id=None, source="bank", legs=LEGS)
-    yield base, number
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
-    db.dispose()
+    return live.base, number
 
 
 @pytest.fixture
-def page(browser: Browser, live_case: tuple[str, str]) -> Iterator[Page]:
-    context = browser.new_context(viewport=VIEWPORT, locale="zh-CN", base_url=live_case[0])
-    context.set_default_timeout(10_000)
-    tab = context.new_page()
-    errors: list[str] = []
-    # Script errors, CSP violations (an inline style or script would be one) and broken sub-resources.
-    tab.on("pageerror", lambda exc: errors.append(str(exc)))
-    tab.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    tab.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-    yield tab
-    context.close()
-    assert not errors, f"the page logged errors: {errors}"
+def page(browser: Browser, live: Live) -> Iterator[Page]:
+    # Strict: any failed load, a page's own included, is an error here (an inline style or script would be one).
+    with open_tab(browser, live.base, strict=True) as tab:
+        yield tab
 
 
 def _log_in(page: Page, next_path: str) -> None:
-    page.goto(next_path)
-    expect(page).to_have_url(re.compile(r"/login\?next="))
-    page.get_by_label("用户名").fill("duty")
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    expect(page).to_have_url(re.compile(re.escape(next_path) + "$"))
+    log_in(page, "duty", next_path)
 
 
 def test_officer_opens_the_flow_clicks_an_account_and_reads_its_statement(

@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import Boolean, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from fanzha.auth.roles import Role as Role  # re-exported: most code imports it from here
 from fanzha.orgs.models import Organisation
 from fanzha.storage.base import Base
 from fanzha.storage.types import UTCDateTime
-
-
-class Role(StrEnum):
-    DUTY_OFFICER = "duty_officer"  # 值班民警
-    HOTLINE_OPERATOR = "hotline_operator"  # 12345 / 110 seat, police-station intake
-    BANK_LIAISON = "bank_liaison"  # 银行驻点人员
-    CARRIER_LIAISON = "carrier_liaison"  # 运营商驻点人员
-    CALLBACK_AGENT = "callback_agent"  # 劝阻专员
-    SUPERVISOR = "supervisor"
-    AUDITOR = "auditor"
-    ADMIN = "admin"  # manages accounts; sees no case data
 
 
 class User(Base):

@@ -7,24 +7,29 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from fanzha.config import get_settings
 from fanzha.errors import InvalidInput
-from fanzha.reports.excel import write_xlsx
-from fanzha.reports.figures import Filters, compute, snapshot
-from fanzha.reports.labels import Labels
-from fanzha.reports.pdf import write_pdf
 from fanzha.reports.period import Period
-from fanzha.reports.statement import Statement, center_name
-from fanzha.storage.db import Database
+
+if TYPE_CHECKING:
+    from fanzha.reports.figures import Filters
+    from fanzha.storage.db import Database
 
 
 def write_report(db: Database, period: Period, filters: Filters, out_dir: Path, *, lang: str = "zh",
                  csv: bool = False, now: datetime | None = None) -> list[Path]:
     """Compute the figures once and write the PDF, the workbook and (with ``csv``) one CSV per table."""
+    # Imported here, not at the top: reportlab, openpyxl and SQLAlchemy would slow every `fanzha` command.
+    from fanzha.reports.excel import write_xlsx
+    from fanzha.reports.figures import compute, snapshot
+    from fanzha.reports.labels import Labels
+    from fanzha.reports.pdf import write_pdf
+    from fanzha.reports.statement import Statement, center_name
+
     labels = Labels(lang)
     with snapshot(db) as session:
         figures = compute(session, period, filters, now=now)
@@ -54,6 +59,9 @@ def report_command(
     """Write the period statement (PDF with charts, and an Excel workbook with the same figures)."""
     if lang not in ("zh", "en"):
         raise typer.BadParameter("use zh or en", param_hint="--lang")
+    from fanzha.reports.figures import Filters
+    from fanzha.storage.db import Database
+
     try:
         period = Period.parse(first, last)
         filters = Filters.of(channel, fraud_type)
