@@ -270,6 +270,7 @@ class Load:
     answer_timeout_s: float
     server_creates_key: bool
     dump_dir: Path | None  # one CSV per scenario: each report's send time, 201 latency and answer latency
+    trace_loop: bool = False  # the follow-the-money loop's queries and further stops compete with first stops
 
 
 def _settled_rows(db: Database, records: list[Sent]) -> dict[str, Stored]:
@@ -285,11 +286,12 @@ def run_scenario(setup: Setup, load: Load, latency_ms: int, first_move: bool) ->
         center_signer(Settings(keys_dir=setup.keys_dir))
     token = officer_token(setup.database_url)
     env = {"FANZHA_DATABASE_URL": setup.database_url, "FANZHA_KEYS_DIR": str(setup.keys_dir),
-           "FANZHA_FIRST_MOVE": "automatic" if first_move else "off"}
+           "FANZHA_FIRST_MOVE": "automatic" if first_move else "off",
+           "FANZHA_TRACE_LOOP": "true" if load.trace_loop else "false"}
     row: dict[str, Any] = {
         "scenario": "stop_payment" if first_move else "baseline_first_move_off", "backend": setup.backend,
         "workers": setup.workers, "latency_ms": latency_ms if first_move else None, "reports": load.reports,
-        "offered_rate": load.rate}
+        "offered_rate": load.rate, "trace_loop": load.trace_loop}
     db = Database(setup.database_url)
     try:
         with simulated_banks(setup.keys_dir, latency_ms) as bank_base, \
@@ -387,12 +389,16 @@ def main() -> None:
     parser.add_argument("--answer-timeout-s", type=float, default=60.0,
                         help="wait this long for outstanding answers after the last report, then count the missing")
     parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--trace-loop", action="store_true",
+                        help="also run the follow-the-money loop (a TransactionQuery with each first stop, then "
+                             "stops and queries along the money); off by default: this measures the first stop")
     parser.add_argument("--dump-dir", type=Path, help="write each report's timings to a CSV per scenario here")
     parser.add_argument("--server-creates-key", action="store_true",
                         help="do not publish the center's key first: the server creates it on its first report")
     args = parser.parse_args()
     backends = args.backends.split(",")
-    load = Load(args.reports, args.rate, args.warmup, args.answer_timeout_s, args.server_creates_key, args.dump_dir)
+    load = Load(args.reports, args.rate, args.warmup, args.answer_timeout_s, args.server_creates_key, args.dump_dir,
+                args.trace_loop)
 
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)

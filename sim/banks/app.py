@@ -163,6 +163,9 @@ def create_app(service: BankService) -> FastAPI:
         if refused is not None:
             stats.malformed += 1
             return reply(refused)
+        withheld = service.withheld(bank_code, envelope)
+        if withheld is not None:  # a poll for an answer the bank has not given yet
+            return reply(withheld)
         shot = service.faults.take(bank_code)
         if shot is not None:
             stats.faults[shot.mode.value] += 1
@@ -172,6 +175,9 @@ def create_app(service: BankService) -> FastAPI:
             if shot.mode is FaultMode.ERROR_500:
                 return JSONResponse({"error": "internal", "message": "simulated internal error"}, 500)
         answer = service.process(bank_code, envelope)
+        if shot is not None and shot.mode is FaultMode.DEFERRED:
+            service.defer(bank_code, envelope, shot.delay_s)
+            answer = service.withheld(bank_code, envelope) or answer
         delay = service.latency_s
         if shot is not None and shot.mode is FaultMode.DUPLICATE:
             # The network delivers the instruction a second time: acted on once, answered identically.

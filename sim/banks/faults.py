@@ -6,7 +6,9 @@ Each fault is armed for one bank (or ``*`` for any) and fires on the next `count
 - ``error_500``: answer 500 at once, apply nothing;
 - ``duplicate``: the instruction reaches the bank twice (as an at-least-once network would deliver it); it
   is applied once and both deliveries get the identical stored answer;
-- ``late``: apply at once, answer only after `delay_ms`.
+- ``late``: apply at once, answer only after `delay_ms`;
+- ``deferred``: apply at once but answer ``Ack`` (HTTP 202: received, result to follow); resends get ``Ack``
+  again until `delay_ms` of the bank's clock has passed, then the result (as a bank whose staff decide later).
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ class FaultMode(StrEnum):
     ERROR_500 = "error_500"
     DUPLICATE = "duplicate"
     LATE = "late"
+    DEFERRED = "deferred"
 
 
 DEFAULT_DELAY_MS = {FaultMode.TIMEOUT: 30_000, FaultMode.ERROR_500: 0, FaultMode.DUPLICATE: 0,
-                    FaultMode.LATE: 2_000}
+                    FaultMode.LATE: 2_000, FaultMode.DEFERRED: 5_000}
 
 
 @dataclass(slots=True)

@@ -1,7 +1,8 @@
 """What a bank does with each instruction: act on its books and say what it did. No HTTP, no signatures.
 
-Business refusals (unknown account, wrong holder name, nothing to hold, a third stop-payment renewal) are
-answers with status ``rejected``; the queries, whose results have no status, answer an ``Error`` instead.
+Business refusals (unknown account, wrong holder name, nothing to hold, a third stop-payment renewal, a return
+from something that is not an active freeze or beyond what it holds) are answers with status ``rejected``;
+the queries, whose results have no status, answer an ``Error`` instead.
 """
 
 from __future__ import annotations
@@ -100,6 +101,22 @@ def release(ledger: Ledger, bank_code: str, request_id: str, body: m.Release) ->
     return m.ReleaseResult(request_id=request_id, status="released")
 
 
+def return_funds(ledger: Ledger, bank_code: str, request_id: str, body: m.Return,
+                 opener: Opener | None) -> m.ReturnResult:
+    """资金返还: the frozen money goes back to the victim's account; what is left stays frozen."""
+    try:
+        hold = _target(ledger, bank_code, body.target_id, HoldKind.FREEZE.value, body.case_number)
+        if hold.account != body.account:
+            raise LedgerError("wrong_account", f"the freeze is on account {hold.account}, not {body.account}")
+        ledger.return_from_hold(hold.id, body.amount, body.currency, body.payee_bank, body.payee_account,
+                                body.payee_name, opener=opener, memo=f"资金返还 {body.case_number}")
+    except LedgerError as exc:
+        return m.ReturnResult(request_id=request_id, status="rejected", returned_amount=Decimal(0),
+                              currency=body.currency, reason=_reason(exc))
+    return m.ReturnResult(request_id=request_id, status="returned", returned_amount=body.amount,
+                          currency=body.currency, executed_at=ledger.now())
+
+
 def transaction_query(ledger: Ledger, bank_code: str, request_id: str, body: m.TransactionQuery,
                       opener: Opener | None) -> m.TransactionQueryResult | m.Error:
     try:
@@ -152,6 +169,8 @@ def answer(ledger: Ledger, envelope: m.Envelope, opener: Opener | None = None) -
             return transaction_query(ledger, bank, rid, body, opener)
         case m.AccountQuery():
             return account_query(ledger, bank, rid, body, opener)
+        case m.Return():
+            return return_funds(ledger, bank, rid, body, opener)
         case _:
             return m.Error(request_id=rid, code="not_an_instruction",
                            message=f"a bank does not accept {envelope.type.value} messages")

@@ -455,6 +455,56 @@ class Ledger:
         hold.amount -= amount
         return hold
 
+    def return_from_hold(self, hold_id: str, amount: Decimal, currency: str, payee_bank: str, payee_account: str,
+                         payee_name: str, *, opener: Callable[[str, str], Account | None] | None = None,
+                         memo: str = "") -> Transaction:
+        """Send frozen money back to a victim (资金返还): out of the hold, to the payee; the rest stays held.
+
+        Only an active freeze pays out, never more than it holds (a limited freeze: its amount; a whole-account
+        freeze: the balance less what other limited holds keep). The payee gets the money if the simulated books
+        have the account (opened on demand through `opener` if given); otherwise it leaves for a bank we do not
+        simulate. Returns the out leg on the frozen account.
+        """
+        hold = self.hold(hold_id)
+        if not hold.active:
+            raise LedgerError(f"hold_{hold.state.value}", f"the {hold.kind.value} {hold.id} is {hold.state.value}")
+        if hold.kind is not HoldKind.FREEZE:
+            raise LedgerError("not_a_freeze", f"{hold.id} is a {hold.kind.value}; money is returned only from a "
+                              "freeze")
+        currency = _currency(currency)
+        amount = _amount(amount, currency)
+        source = self._usable(hold.bank_code, hold.account)
+        if not hold.whole and hold.currency != currency:
+            raise LedgerError("bad_currency", f"the freeze holds {hold.currency}, not {currency}")
+        balance = source.balance(currency)
+        others = sum((h.amount for h in source.active_holds()
+                      if h is not hold and not h.whole and h.currency == currency), ZERO)
+        limit = hold.amount if not hold.whole else balance - others
+        if amount > limit:
+            raise LedgerError("exceeds_hold", f"the freeze {hold.id} holds {max(limit, ZERO)} {currency}; "
+                              f"{amount} asked")
+        if amount > balance:
+            raise LedgerError("insufficient_funds", f"{hold.bank_code} account {hold.account} has {balance} "
+                              f"{currency}, {amount} asked")
+        target = self.find(payee_bank, payee_account)
+        if target is None and opener is not None:
+            target = opener(payee_bank, payee_account)
+        if target is not None and target.status is AccountStatus.CLOSED:
+            raise LedgerError("account_closed", f"the payee account {payee_bank} {payee_account} is closed")
+        if target is source:
+            raise LedgerError("same_account", "a return needs an account other than the frozen one")
+        now = self.now()
+        # The money this hold held leaves with the return; what is left stays held.
+        hold.amount = max(ZERO, hold.amount - amount)
+        out = self._post(source, Direction.OUT, amount, currency, now, Channel.TRANSFER, payee_bank, payee_account,
+                         payee_name, memo)
+        if target is not None:
+            self._post(target, Direction.IN, amount, currency, now, Channel.TRANSFER, hold.bank_code, hold.account,
+                       source.holder_name, memo)
+        else:
+            self.external_out[currency] += amount
+        return out
+
     # -- totals (for conservation checks and stats) ------------------------------------------------------
     def total(self, currency: str) -> Decimal:
         return sum((a.balance(currency) for a in self.accounts.values()), ZERO)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from fanzha.banking import messages as m
@@ -53,6 +53,8 @@ class BankService:
     faults: FaultBook = field(default_factory=FaultBook)
     stats: Stats = field(default_factory=Stats)
     latency_s: float = 0.0
+    # Answers withheld behind an Ack until this time of the bank's clock: (bank, sender, key) -> time.
+    deferred: dict[tuple[str, str, str], datetime] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.ledger = Ledger(self.clock)
@@ -111,6 +113,22 @@ class BankService:
         stats.applied_by_type[envelope.type.value] += 1
         self.persist()
         return Reply(200, stored.payload)
+
+    def defer(self, bank_code: str, envelope: m.Envelope, seconds: float) -> None:
+        """Withhold the stored answer to this instruction for ``seconds`` of the bank's clock."""
+        self.deferred[AnswerBook.key(bank_code, envelope)] = self.clock() + timedelta(seconds=seconds)
+
+    def withheld(self, bank_code: str, envelope: m.Envelope) -> Reply | None:
+        """A signed Ack (202) while the answer to this instruction is still withheld, else None."""
+        key = AnswerBook.key(bank_code, envelope)
+        until = self.deferred.get(key)
+        if until is None:
+            return None
+        if self.clock() >= until:
+            del self.deferred[key]
+            return None
+        ack = m.Ack(request_id=envelope.id, received_at=self.clock(), expected_by=until)
+        return Reply(202, self.sign(bank_code, ack))
 
     def check_route(self, bank_code: str, envelope: m.Envelope) -> Reply | None:
         """A refusal if the message is not an instruction for this bank, else None."""

@@ -14,6 +14,7 @@ from fanzha.audit.service import Sealer
 from fanzha.auth import service as auth_service
 from fanzha.auth.api import router as auth_router
 from fanzha.banking.api import router as banking_router
+from fanzha.banking.returns_api import router as returns_router
 from fanzha.banking.runtime import BankDelivery
 from fanzha.cases.api import router as cases_router
 from fanzha.config import Settings, get_settings
@@ -26,6 +27,7 @@ from fanzha.reports.api import router as figures_router
 from fanzha.storage.db import Database
 from fanzha.telecom.carriers.api import router as telecom_router
 from fanzha.telecom.carriers.runtime import CarrierDelivery
+from fanzha.telecom.victims_api import router as victims_router
 from fanzha.tracing.api import router as tracing_router
 from fanzha.tracing.runtime import answer_hook
 from fanzha.web import routes as web_routes
@@ -67,6 +69,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     for router in (cases_router, audit_router, auth_router, orgs_router, banking_router, tracing_router,
                    telecom_router, callbacks_router, figures_router, outreach_router, web_routes.router):
         app.include_router(router)
+    app.include_router(victims_router)
+    app.include_router(returns_router)
 
     app.mount("/static", web_routes.static_files, name="static")
 

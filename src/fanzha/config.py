@@ -54,6 +54,14 @@ class Settings(BaseSettings):
     first_move: Literal["automatic", "approval", "off"] = "automatic"
     # Bank codes whose liaison answers instructions by hand in the console (no system link).
     hand_answered_banks: tuple[str, ...] = ()
+    # Hold terms and alarms (DOMAIN.md §3 defaults): a stop-payment holds 48 h and may be renewed twice; a
+    # freeze holds 6 months (1 year for major cases); the console alarms this long before each expiry.
+    stop_payment_hours: int = Field(default=48, ge=1, le=24 * 31)
+    stop_payment_max_renewals: int = Field(default=2, ge=0, le=10)
+    freeze_days: int = Field(default=180, ge=1, le=3 * 366)
+    major_freeze_days: int = Field(default=365, ge=1, le=3 * 366)
+    stop_payment_alarm_hours: float = Field(default=6, gt=0, le=24 * 31)
+    freeze_alarm_days: float = Field(default=15, gt=0, le=366)
 
     # Carrier channel (DOMAIN.md §5): where the carrier gateway (or `fanzha sim carriers`) listens; empty =
     # instructions wait in the carrier outbox. A duty officer's request for more numbers than
@@ -62,6 +70,10 @@ class Settings(BaseSettings):
     carrier_timeout_s: float = Field(default=5.0, gt=0, le=120)
     carrier_supervisor_batch: int = Field(default=20, ge=1, le=10_000)
     hand_answered_carriers: tuple[str, ...] = ()
+    # The center's CDR store: the dataset `fanzha telecom ingest --out` writes (Parquet partitioned by number),
+    # read by the potential-victims API. victims_window_days: how far back it looks when no window is given.
+    cdr_dir: Path = Path("var/cdr")
+    victims_window_days: int = Field(default=7, ge=1, le=366)
 
     # Following the money (DOMAIN.md §4): after the first stop, ask each bank for the account's transactions,
     # trace the victims' money onward and stop every downstream account that still holds it (amount-limited).

@@ -72,6 +72,13 @@ def sample_bodies() -> dict[MessageType, m.MessageBody]:
                                                  available=Decimal("0.00"))],
             holds=[m.Hold(hold_id="H1", kind="stop_payment", amount=Decimal("6000.00"), currency="CNY",
                           expires_at=AT + timedelta(hours=48))]),
+        MessageType.RETURN: m.Return(case_number=CASE, officer="012345", target_id=REQ, account="6228480012345678901",
+                                     bank_code="ABC", amount=Decimal("1875.00"), currency="CNY",
+                                     payee_account="6217001234567890123", payee_bank="CCB", payee_name="王五",
+                                     basis="pro_rata"),
+        MessageType.RETURN_RESULT: m.ReturnResult(request_id=REQ, status="returned", returned_amount=Decimal("1875.00"),
+                                                  currency="CNY", executed_at=AT + timedelta(days=2)),
+        MessageType.ACK: m.Ack(request_id=REQ, received_at=AT, expected_by=AT + timedelta(days=3)),
         MessageType.ERROR: m.Error(request_id=REQ, code="bad_signature", message="key retired"),
     }
 
@@ -184,8 +191,8 @@ def test_unknown_version_is_refused_by_name(version: object) -> None:
 
 
 def test_unknown_type_is_refused_by_name() -> None:
-    with pytest.raises(UnknownMessageType, match="'Return'"):
-        parse_envelope(wire(sample_bodies()[MessageType.ERROR], type="Return"))
+    with pytest.raises(UnknownMessageType, match="'Refund'"):
+        parse_envelope(wire(sample_bodies()[MessageType.ERROR], type="Refund"))
     with pytest.raises(UnknownMessageType):
         parse_envelope(wire(sample_bodies()[MessageType.ERROR], type=None))
     with pytest.raises(UnknownMessageType, match="'Nope'"):
@@ -283,6 +290,26 @@ def test_answer_type_for_each_instruction() -> None:
     assert m.INSTRUCTION_TYPES | m.ANSWER_TYPES | {MessageType.ERROR} == set(MessageType)
     for instruction, answer in m.RESULT_TYPE.items():
         assert answer.value == f"{instruction.value}Result"
+    assert MessageType.ACK in m.ANSWER_TYPES and MessageType.ACK not in m.RESULT_TYPE.values()
+
+
+def test_a_return_result_says_how_much_moved_and_when() -> None:
+    with pytest.raises(ValidationError, match="moves money"):
+        m.ReturnResult(request_id=REQ, status="returned", returned_amount=Decimal(0), currency="CNY", executed_at=AT)
+    with pytest.raises(ValidationError, match="needs executed_at"):
+        m.ReturnResult(request_id=REQ, status="returned", returned_amount=Decimal(1), currency="CNY")
+    with pytest.raises(ValidationError, match="needs a reason"):
+        m.ReturnResult(request_id=REQ, status="rejected", returned_amount=Decimal(0), currency="CNY")
+    with pytest.raises(ValidationError, match="at most 2 decimal places"):
+        m.Return(case_number=CASE, officer="o", target_id=REQ, account="6228480012345678901", bank_code="ABC",
+                 amount=Decimal("1.005"), currency="CNY", payee_account="6217001234567890123", payee_bank="CCB",
+                 payee_name="王五", basis="single_victim")
+
+
+def test_an_ack_comes_only_from_a_bank() -> None:
+    ack = sample_bodies()[MessageType.ACK]
+    with pytest.raises(InvalidMessage, match="goes from a bank to center"):
+        new_envelope(ack, sender="center", recipient="bank:ABC", idempotency_key="k")
 
 
 def test_envelope_reports_its_bank_either_way() -> None:

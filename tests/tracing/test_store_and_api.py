@@ -6,14 +6,18 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
 
+from fanzha.audit.models import AuditEntry
 from fanzha.auth.models import Role
+from fanzha.banking.instructions import ApprovalPolicy
+from fanzha.banking.keys import SigningKey, kid_for
 from fanzha.banking.models import BankInstruction
 from fanzha.cases.models import Case
 from fanzha.storage.db import Database
 from fanzha.tracing import store
-from fanzha.tracing.loop import TraceConfig, case_trace, known_accounts
+from fanzha.tracing.loop import TraceConfig, TraceLoop, case_trace, known_accounts
 from fanzha.tracing.models import LedgerEntry
 from tests.conftest import MakePrincipal
 from tests.helpers import report
@@ -177,3 +181,33 @@ def test_queries_are_checked_at_the_edge(db: Database, principal: MakePrincipal)
     bank = principal(Role.BANK_LIAISON, "bank:ABC")
     assert bank.client.post(url, json={"kind": "account_query", "bank_code": "ICBC",
                                        "account": M2[1]}).status_code == 404
+
+
+def test_money_back_in_the_victims_own_account_is_never_stopped(db: Database, principal: MakePrincipal) -> None:
+    """A1 returns 60,000 to the account the victim paid from (a return, a refund): the loop stops what A1
+    still holds but never the victim's own account, and says why in the audited step."""
+    officer = principal(Role.DUTY_OFFICER)
+    own = ("BOC", "6217850000000000001")
+    body = report(transfers=[{"to_account": A1[1], "to_bank": "ABC", "amount": "70000", "currency": "CNY",
+                              "from_account": own[1], "occurred_at": T0.isoformat()}])
+    number = officer.client.post("/api/v1/reports", json=body).json()["number"]
+    case_id = _case_id(db, number)
+    with db.transaction() as session:
+        store.save_legs(session, case_id=case_id, instruction_id=None, source="bank", legs=[
+            _leg(A1, "a1", 0, "in", "70000", other=own, balance="71000"),
+            _leg(A1, "a2", 5, "out", "60000", other=own, balance="11000"),
+        ])
+    key = Ed25519PrivateKey.generate()
+    loop = TraceLoop(actor=officer.actor, signer=SigningKey(org="center", kid=kid_for(key.public_key()),
+                                                            private_key=key),
+                     policy=ApprovalPolicy(), config=TraceConfig())
+    with db.transaction() as session:
+        loop.advance(session, case_id, number, T0 + timedelta(hours=1))
+    with db.read() as session:
+        stopped = {(i.bank_code, i.account) for i in session.execute(
+            select(BankInstruction).where(BankInstruction.case_id == case_id,
+                                          BankInstruction.kind == "stop_payment")).scalars()}
+        step = session.execute(select(AuditEntry).where(AuditEntry.object_id == number,
+                                                        AuditEntry.action == "trace.step")).scalars().all()
+    assert own not in stopped and A1 in stopped
+    assert any("a victim's own account" in e.details for e in step)

@@ -1,7 +1,7 @@
 """How the center reaches a bank: the ``BankAdapter`` interface and its HTTP implementation.
 
 ``send`` takes a signed instruction and returns the bank's signed, verified answer of the matching type
-(``StopPayment`` -> ``StopPaymentResult``, ...), or raises:
+(``StopPayment`` -> ``StopPaymentResult``, ...) or an ``Ack`` (received, result to follow), or raises:
 
 - ``TransientBankError``: timeout, connection refused or reset, HTTP 5xx, 408 or 429. Send the same envelope
   again later with backoff; the bank acts once per ``idempotency_key`` and answers a resend with its first
@@ -14,6 +14,7 @@ HTTP contract (what ``sim.banks`` and a real bank gateway implement)::
 
     POST {base_url}/banks/{bank_code}/messages      body: the signed envelope JSON
     200  the signed answer envelope (a *Result; business refusals are status "rejected" in it)
+    202  a signed Ack: received, result to follow; send the same envelope again later to collect it
     4xx  a signed Error envelope (e.g. code "bad_signature", "invalid_message", "idempotency_conflict")
     5xx, 408, 429 (Retry-After: seconds)  try again later
 
@@ -178,7 +179,7 @@ class HttpBankAdapter:
         problems = []
         if answer.sender != request.recipient:
             problems.append(f"answered by {answer.sender}, not {request.recipient}")
-        if answer.type not in (RESULT_TYPE[request.type], MessageType.ERROR):
+        if answer.type not in (RESULT_TYPE[request.type], MessageType.ACK, MessageType.ERROR):
             problems.append(f"{answer.type} does not answer {request.type}")
         request_id = getattr(answer.typed_body(), "request_id", None)
         if request_id is not None and request_id != request.id:  # None only on an Error that could not read it

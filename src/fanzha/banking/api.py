@@ -15,13 +15,15 @@ from fanzha.auth.actor import Actor
 from fanzha.auth.dependencies import ActorDep, DbDep
 from fanzha.auth.models import Role
 from fanzha.banking import instructions
-from fanzha.banking.first_move import policy_for
+from fanzha.banking.alarms import ALARMED_ROLES, open_alarms
+from fanzha.banking.first_move import policy_for, rules_for
 from fanzha.banking.models import BankInstruction
 from fanzha.banking.queries import inbox_of, instructions_of
 from fanzha.banking.runtime import signer_for
 from fanzha.cases import queries
 from fanzha.cases.models import Case
-from fanzha.errors import InvalidInput, NotFound
+from fanzha.errors import Forbidden, InvalidInput, NotFound
+from fanzha.money import amount_str
 
 router = APIRouter(prefix="/api/v1", tags=["banking"])
 
@@ -72,7 +74,8 @@ def renew_instruction(instruction_id: int, actor: ActorDep, db: DbDep, request: 
     with db.transaction() as session:
         instruction, number = _load(session, actor, instruction_id)
         instructions.request_renewal(session, actor, instruction, case_number=number, now=datetime.now(UTC),
-                                     signer=signer_for(request.app))
+                                     signer=signer_for(request.app), by_hand=_by_hand(request, instruction),
+                                     rules=rules_for(request.app.state.settings))
         return {"status": instruction.status}
 
 
@@ -82,16 +85,39 @@ def release_instruction(instruction_id: int, body: ReleaseIn, actor: ActorDep, d
     with db.transaction() as session:
         instruction, number = _load(session, actor, instruction_id)
         instructions.request_release(session, actor, instruction, case_number=number, reason=body.reason,
-                                     now=datetime.now(UTC), signer=signer_for(request.app))
+                                     now=datetime.now(UTC), signer=signer_for(request.app),
+                                     by_hand=_by_hand(request, instruction))
         return {"status": instruction.status}
+
+
+def _by_hand(request: Request, instruction: BankInstruction) -> bool:
+    """A bank without a system link answers renewals and releases in its liaison's inbox too."""
+    return instruction.bank_code in policy_for(request.app.state.settings).hand_answered_banks
 
 
 class HandAnswerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    held: bool = Field(description="true: held or frozen (wholly or partly); false: refused")
-    amount: Decimal | None = Field(default=None, ge=0, description="held amount; required when held")
+    held: bool = Field(description="true: the bank did what was asked (held or froze, renewed, released, "
+                                   "returned the money); false: refused")
+    amount: Decimal | None = Field(default=None, ge=0,
+                                   description="held (or returned) amount; required when a hold or return is done")
     expires_at: AwareDatetime | None = Field(default=None, description="the bank's stated expiry, if shorter")
     reason: str = Field(default="", max_length=500, description="the bank's reason, required for a refusal")
+
+
+@router.get("/alarms")
+def expiry_alarms(actor: ActorDep, db: DbDep, request: Request) -> dict[str, Any]:
+    """Holds the reader may see that are about to expire (the console's alarm badge polls the same list)."""
+    if actor.role not in ALARMED_ROLES:
+        raise Forbidden("expiry alarms are for duty officers, supervisors and bank liaisons")
+    with db.read() as session:
+        items = open_alarms(session, actor, datetime.now(UTC), rules_for(request.app.state.settings))
+    return {"items": [{
+        "instruction": a.instruction_id, "case": a.case_number, "kind": a.kind, "bank": a.bank_code,
+        "account": a.account, "currency": a.currency,
+        "held_amount": amount_str(a.held_amount, a.currency) if a.held_amount is not None else None,
+        "expires_at": a.expires_at.isoformat(), "renewals": a.renewals, "renewable": a.renewable,
+    } for a in items]}
 
 
 @router.get("/bank/inbox")
@@ -103,14 +129,27 @@ def bank_inbox(actor: ActorDep, db: DbDep) -> dict[str, Any]:
         return {"items": items}
 
 
-@router.post("/instructions/{instruction_id}/answer")
-def answer_instruction(instruction_id: int, body: HandAnswerIn, actor: ActorDep, db: DbDep) -> dict[str, str]:
-    """A bank liaison records the bank's answer by hand (banks without a system link)."""
-    if body.held and body.amount is None:
-        raise InvalidInput("say how much was held", field="amount")
+@router.post("/instructions/{instruction_id}/acknowledge")
+def acknowledge_instruction(instruction_id: int, actor: ActorDep, db: DbDep) -> dict[str, str | None]:
+    """A bank liaison confirms the bank has the instruction (收到); the answer follows."""
     with db.transaction() as session:
         instruction, number = _load(session, actor, instruction_id)
+        instructions.acknowledge_by_hand(session, actor, instruction, case_number=number, now=datetime.now(UTC))
+        acknowledged = instruction.acknowledged_at
+        return {"status": instruction.status, "acknowledged_at": acknowledged.isoformat() if acknowledged else None}
+
+
+@router.post("/instructions/{instruction_id}/answer")
+def answer_instruction(instruction_id: int, body: HandAnswerIn, actor: ActorDep, db: DbDep,
+                       request: Request) -> dict[str, str]:
+    """A bank liaison records the bank's answer by hand (banks without a system link)."""
+    with db.transaction() as session:
+        instruction, number = _load(session, actor, instruction_id)
+        awaiting = instructions.awaiting_by_hand(session, instruction)
+        moves_money = awaiting is None or awaiting.message_type in ("StopPayment", "Freeze", "Return")
+        if body.held and body.amount is None and moves_money:
+            raise InvalidInput("say how much was held", field="amount")
         instructions.answer_by_hand(session, actor, instruction, case_number=number, held=body.held,
                                     amount=body.amount, expires_at=body.expires_at, reason=body.reason,
-                                    now=datetime.now(UTC))
+                                    now=datetime.now(UTC), rules=rules_for(request.app.state.settings))
         return {"status": instruction.status}

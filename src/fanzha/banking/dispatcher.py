@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -21,8 +21,9 @@ from sqlalchemy.orm import Session
 from fanzha.audit import service as audit
 from fanzha.banking import instructions, outbox
 from fanzha.banking.adapter import BankAdapter, PermanentBankError, TransientBankError
-from fanzha.banking.messages import Envelope, parse_envelope
-from fanzha.banking.models import QUERY_KINDS, BankInstruction, OutboxMessage
+from fanzha.banking.lifecycle import HoldRules
+from fanzha.banking.messages import Envelope, MessageType, parse_envelope
+from fanzha.banking.models import BankInstruction, OutboxMessage
 from fanzha.cases.models import Case
 from fanzha.storage.db import Database
 
@@ -41,14 +42,19 @@ def utcnow() -> datetime:
 @dataclass
 class DispatchStats:
     delivered: int = 0
+    acknowledged: int = 0  # the bank said "received"; the result is collected by a later resend
     retried: int = 0
     failed: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.delivered + self.acknowledged + self.retried + self.failed
 
 
 class Dispatcher:
     def __init__(self, db: Database, adapter: BankAdapter, *, clock: Callable[[], datetime] = utcnow,
                  batch: int = 32, lease: timedelta = outbox.LEASE, parallel: int = 32,
-                 on_answer: AnswerHook | None = None) -> None:
+                 on_answer: AnswerHook | None = None, rules: HoldRules = HoldRules()) -> None:
         # A round waits for its slowest bank, so a batch as large as the sends in flight keeps the
         # pipe full without claiming work that would sit leased behind a slow answer.
         self.db = db
@@ -57,6 +63,8 @@ class Dispatcher:
         self.batch = batch
         self.lease = lease
         self.on_answer = on_answer
+        self.rules = rules
+        self.parallel = parallel
         self._pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="bank-send")
 
     def run_once(self) -> DispatchStats:
@@ -68,14 +76,27 @@ class Dispatcher:
         return stats
 
     def run_forever(self, stop: threading.Event, idle_s: float = 0.02) -> None:
+        """Deliver continuously with up to ``parallel`` sends in flight: a slot freed by a quick bank is
+        refilled at once instead of waiting for the slowest send of a round, so one slow bank does not hold
+        the others' messages back."""
+        in_flight: set[Future[str]] = set()
         while not stop.is_set():
-            try:
-                stats = self.run_once()
-            except Exception:  # a database hiccup must not end deliveries
-                log.exception("dispatch round failed; retrying")
-                stats = DispatchStats()
-            if stats.delivered + stats.retried + stats.failed == 0:
+            room = self.parallel - len(in_flight)
+            if room > 0:
+                try:
+                    claimed = outbox.claim_due(self.db, self.clock(), min(self.batch, room), self.lease)
+                except Exception:  # a database hiccup must not end deliveries
+                    log.exception("claiming due messages failed; retrying")
+                    claimed = []
+                in_flight.update(self._pool.submit(self._deliver, message) for message in claimed)
+            if not in_flight:
                 stop.wait(idle_s)
+                continue
+            done, in_flight = wait(in_flight, timeout=idle_s, return_when=FIRST_COMPLETED)
+            for future in done:
+                if future.exception() is not None:  # the lease runs out and the message goes again
+                    log.error("delivery failed; it will be retried", exc_info=future.exception())
+        wait(in_flight)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -95,22 +116,33 @@ class Dispatcher:
                 instructions.record_failure(session, instruction, f"{exc.reason}: {exc}", self.clock(), number,
                                             rejected=exc.reason == "bank_error")
             return "failed"
+        if answer.type is MessageType.ACK:
+            return self._acknowledged(message, envelope, answer)
         with self.db.transaction() as session:
             row = session.get(OutboxMessage, message.id, with_for_update=True)
             if row is None or row.status != "pending":
                 return "delivered"  # a slower copy of this delivery already recorded the answer
             instruction, number = _instruction(session, message.instruction_id)
             now = self.clock()
-            instructions.apply_answer(session, instruction, answer, now, number)
-            if instruction.sent_at is None:
-                instruction.sent_at = envelope.sent_time
-            if instruction.kind not in QUERY_KINDS:
-                instructions.mark_first_action(session, instruction.case_id, instruction.sent_at)
+            instructions.received(session, instruction, envelope, now)  # an answer is also a receipt
+            instructions.apply_answer(session, instruction, answer, now, number, self.rules)
             outbox.mark_delivered(session, message.id, now)
             if self.on_answer is not None:
                 self._follow(session, instruction, answer, number, now)
         return "delivered"
 
+
+    def _acknowledged(self, message: outbox.Claimed, envelope: Envelope, ack: Envelope) -> str:
+        """Record the bank's receipt (once) and schedule the resend that collects the result."""
+        with self.db.transaction() as session:
+            row = session.get(OutboxMessage, message.id, with_for_update=True)
+            if row is None or row.status != "pending":
+                return "delivered"
+            instruction, number = _instruction(session, message.instruction_id)
+            now = self.clock()
+            if outbox.schedule_poll(session, message.id, now):
+                instructions.acknowledge(session, instruction, envelope, ack, now, number)
+        return "acknowledged"
 
     def _follow(self, session: Session, instruction: BankInstruction, answer: Envelope, number: str,
                 now: datetime) -> None:

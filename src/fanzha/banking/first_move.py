@@ -20,7 +20,7 @@ from fanzha.auth.actor import Actor
 from fanzha.auth.models import Role
 from fanzha.banking.instructions import ApprovalPolicy, issue_hold, issue_query
 from fanzha.banking.keys import KeyRing, SigningKey, ensure_key
-from fanzha.banking.lifecycle import HoldKind
+from fanzha.banking.lifecycle import HoldKind, HoldRules
 from fanzha.config import Settings
 
 AUTO_USERNAME = "center-auto"
@@ -101,4 +101,13 @@ def build_first_move(settings: Settings, auto_actor: Actor) -> FirstMove | None:
 
 def policy_for(settings: Settings) -> ApprovalPolicy:
     return ApprovalPolicy(automatic=settings.first_move == "automatic",
-                          hand_answered_banks=frozenset(settings.hand_answered_banks))
+                          hand_answered_banks=frozenset(settings.hand_answered_banks), rules=rules_for(settings))
+
+
+def rules_for(settings: Settings) -> HoldRules:
+    """The configured hold terms, renewal limit and alarm windows."""
+    return HoldRules(stop_payment_hours=settings.stop_payment_hours,
+                     max_stop_payment_renewals=settings.stop_payment_max_renewals,
+                     freeze_days=settings.freeze_days, major_freeze_days=settings.major_freeze_days,
+                     stop_payment_alarm_before=timedelta(hours=settings.stop_payment_alarm_hours),
+                     freeze_alarm_before=timedelta(days=settings.freeze_alarm_days))

@@ -7,10 +7,15 @@ are ours. Every message travels in an envelope::
      "sent_at": "2026-11-25T10:15:00+08:00", "sender": "center", "recipient": "bank:ABC",
      "kid": "<16 hex>", "body": {...}, "sig": "<base64 Ed25519>"}
 
-Instructions (StopPayment, Freeze, Renew, Release, TransactionQuery, AccountQuery) go from ``center`` to one
-``bank:<CODE>``; each answer (``<Type>Result``, or ``Error``) goes back with ``body.request_id`` = the
+Instructions (StopPayment, Freeze, Renew, Release, TransactionQuery, AccountQuery, Return) go from ``center`` to
+one ``bank:<CODE>``; each answer (``<Type>Result``, or ``Error``) goes back with ``body.request_id`` = the
 instruction's envelope ``id``. A bank acts on an ``idempotency_key`` once: a resend with the same key gets the
 first answer again, which is what lets the outbox retry after a crash without doubling a hold.
+
+A bank that cannot decide at once (a person checks the holder, a return is executed within 3 working days)
+answers ``Ack`` (HTTP 202): received, result to follow. The center resends the same envelope on a schedule;
+the bank answers ``Ack`` again until it has its result, then the result. So "acknowledged" and "answered" are
+two times on the case's timeline, and the bank never needs to reach the center.
 
 Usage::
 
@@ -95,6 +100,9 @@ class MessageType(StrEnum):
     TRANSACTION_QUERY_RESULT = "TransactionQueryResult"
     ACCOUNT_QUERY = "AccountQuery"
     ACCOUNT_QUERY_RESULT = "AccountQueryResult"
+    RETURN = "Return"
+    RETURN_RESULT = "ReturnResult"
+    ACK = "Ack"
     ERROR = "Error"
 
 
@@ -106,9 +114,11 @@ RESULT_TYPE: Final[dict[MessageType, MessageType]] = {
     MessageType.RELEASE: MessageType.RELEASE_RESULT,
     MessageType.TRANSACTION_QUERY: MessageType.TRANSACTION_QUERY_RESULT,
     MessageType.ACCOUNT_QUERY: MessageType.ACCOUNT_QUERY_RESULT,
+    MessageType.RETURN: MessageType.RETURN_RESULT,
 }
 INSTRUCTION_TYPES: Final = frozenset(RESULT_TYPE)
-ANSWER_TYPES: Final = frozenset(RESULT_TYPE.values())
+# An Ack says "received, answer to follow" to any instruction; the result comes on a later resend.
+ANSWER_TYPES: Final = frozenset(RESULT_TYPE.values()) | {MessageType.ACK}
 
 
 # ---- field types ---------------------------------------------------------------------------------------------
@@ -279,6 +289,28 @@ class AccountQuery(_Body):
     bank_code: BankCode
 
 
+class Return(_Body):
+    """Return frozen money to a victim (资金返还, 原路返还; ISO 20022 relative: pacs.004 payment return).
+
+    The money leaves the hold ``target_id`` placed on ``account`` and goes back the way it came, to the
+    victim's ``payee_account``. ``basis`` records which rule of the 2016 regulation allows it (DOMAIN.md §3):
+    one victim's money only, time order settles whose money is whose, or pro rata by loss after a 30-day
+    public notice. The bank executes within 3 working days; what is not returned stays frozen.
+    """
+
+    case_number: CaseNumber
+    officer: Officer
+    target_id: Uuid4Str = Field(description="envelope id of the Freeze (or StopPayment) holding the money")
+    account: Account
+    bank_code: BankCode
+    amount: Amount
+    currency: Currency
+    payee_account: Account
+    payee_bank: Annotated[str, Field(min_length=1, max_length=64)]
+    payee_name: Annotated[str, Field(min_length=1, max_length=64)]
+    basis: Literal["single_victim", "time_order", "pro_rata"]
+
+
 # ---- answers (bank -> center) --------------------------------------------------------------------------------
 
 def _require(condition: bool, message: str) -> None:
@@ -398,6 +430,33 @@ class AccountQueryResult(_Body):
     holds: list[Hold] = Field(max_length=1000)
 
 
+class ReturnResult(_Body):
+    request_id: Uuid4Str
+    status: Literal["returned", "rejected"]
+    returned_amount: NonNegativeAmount
+    currency: Currency
+    executed_at: AwareDatetime | None = None
+    reason: Text | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ReturnResult:
+        if self.status == "rejected":
+            _require(self.returned_amount == 0, "a rejected return moves nothing (returned_amount must be 0)")
+            _require(self.reason is not None, "a rejected return needs a reason")
+        else:
+            _require(self.returned_amount > 0, "a return moves money (returned_amount must be above 0)")
+            _require(self.executed_at is not None, "a return needs executed_at")
+        return self
+
+
+class Ack(_Body):
+    """Received and valid; the result follows on a later resend of the same instruction."""
+
+    request_id: Uuid4Str
+    received_at: AwareDatetime
+    expected_by: AwareDatetime | None = None
+
+
 class Error(_Body):
     """A refusal of a message as such (malformed, bad signature, unknown target), not a business answer.
 
@@ -411,7 +470,8 @@ class Error(_Body):
 
 
 MessageBody = (StopPayment | StopPaymentResult | Freeze | FreezeResult | Renew | RenewResult | Release
-               | ReleaseResult | TransactionQuery | TransactionQueryResult | AccountQuery | AccountQueryResult | Error)
+               | ReleaseResult | TransactionQuery | TransactionQueryResult | AccountQuery | AccountQueryResult | Return
+               | ReturnResult | Ack | Error)
 
 _BODIES: Final[dict[MessageType, type[_Body]]] = {
     MessageType.STOP_PAYMENT: StopPayment,
@@ -426,6 +486,9 @@ _BODIES: Final[dict[MessageType, type[_Body]]] = {
     MessageType.TRANSACTION_QUERY_RESULT: TransactionQueryResult,
     MessageType.ACCOUNT_QUERY: AccountQuery,
     MessageType.ACCOUNT_QUERY_RESULT: AccountQueryResult,
+    MessageType.RETURN: Return,
+    MessageType.RETURN_RESULT: ReturnResult,
+    MessageType.ACK: Ack,
     MessageType.ERROR: Error,
 }
 _TYPE_OF: Final[dict[type[_Body], MessageType]] = {model: kind for kind, model in _BODIES.items()}

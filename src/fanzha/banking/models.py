@@ -13,6 +13,8 @@ from fanzha.storage.types import Money, UTCDateTime
 
 # Queries ask and holds stop; a query is queued -> answered | failed and has no expiry.
 QUERY_KINDS = frozenset({"transaction_query", "account_query"})
+HOLD_KINDS = frozenset({"stop_payment", "freeze"})
+RETURN_KIND = "return"  # money sent back from a hold to a victim (banking/returns.py)
 
 
 class BankInstruction(Base):
@@ -22,7 +24,7 @@ class BankInstruction(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(24))  # stop_payment, freeze, transaction_query, account_query
+    kind: Mapped[str] = mapped_column(String(24))  # stop_payment, freeze, transaction_query, account_query, return
     bank_code: Mapped[str] = mapped_column(String(32))
     account: Mapped[str] = mapped_column(String(40))
     currency: Mapped[str] = mapped_column(String(3))
@@ -39,6 +41,22 @@ class BankInstruction(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The bank said "received, answer to follow" (an Ack); a bank answering at once acknowledges with its answer.
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When money was first held; renewals answer later but do not move it (report-to-stop figures use it).
+    held_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The expiry the last alarm was raised for: each term of a hold alarms once.
+    alarm_for: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Return: the hold the money comes from, the victim's account it goes to, and the rule that allows it.
+    target_instruction_id: Mapped[int | None] = mapped_column(
+        ForeignKey("bank_instructions.id", ondelete="CASCADE", name="fk_bank_instructions_target"))
+    payee_account: Mapped[str | None] = mapped_column(String(40))
+    payee_bank: Mapped[str | None] = mapped_column(String(64))
+    payee_name: Mapped[str | None] = mapped_column(String(64))
+    basis: Mapped[str | None] = mapped_column(String(24))  # single_victim, time_order, pro_rata
+    notice_until: Mapped[datetime | None] = mapped_column(UTCDateTime())  # pro rata: the 30-day public notice
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # the bank executes within 3 working days
+    returned_amount: Mapped[Decimal | None] = mapped_column(Money())
     # TransactionQuery: details from this time (a re-query after a short hold asks from the same start).
     query_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
     answer: Mapped[str] = mapped_column(Text, default="{}")  # the bank's last signed answer (JSON)
@@ -47,6 +65,7 @@ class BankInstruction(Base):
     __table_args__ = (
         Index("ix_bank_instructions_bank_status", "bank_code", "status"),  # a bank liaison's inbox
         Index("ix_bank_instructions_status_expiry", "status", "expires_at"),  # expiry alarms
+        Index("ix_bank_instructions_target", "target_instruction_id"),  # a hold's returns
     )
 
 
@@ -73,5 +92,7 @@ class OutboxMessage(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The bank's Ack (received, result to follow): the message stays pending and is resent to poll for it.
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)

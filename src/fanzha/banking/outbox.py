@@ -89,6 +89,23 @@ def schedule_retry(session: Session, message_id: int, now: datetime, error: str,
     return message.next_attempt_at
 
 
+def schedule_poll(session: Session, message_id: int, now: datetime) -> bool:
+    """The bank acknowledged: resend the same envelope later to collect the result. True on the first Ack.
+
+    Polls back off like retries (0.5 s doubling to a minute) but are not errors: ``last_error`` is cleared.
+    """
+    message = session.get(OutboxMessage, message_id, with_for_update=True)
+    assert message is not None
+    first = message.acknowledged_at is None
+    if first:
+        message.acknowledged_at = now
+    delay_s = min(RETRY_CAP_S, RETRY_BASE_S * 2 ** max(0, message.attempts - 1))
+    message.next_attempt_at = now + timedelta(seconds=delay_s)
+    message.leased_until = None
+    message.last_error = ""
+    return first
+
+
 def mark_failed(session: Session, message_id: int, error: str) -> None:
     message = session.get(OutboxMessage, message_id, with_for_update=True)
     assert message is not None

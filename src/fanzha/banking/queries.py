@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from fanzha.auth.actor import Actor
 from fanzha.auth.models import Role
 from fanzha.banking.instructions import hold_of
 from fanzha.banking.lifecycle import HoldRules, HoldStatus, alarm_due
-from fanzha.banking.models import QUERY_KINDS, BankInstruction, OutboxMessage
+from fanzha.banking.models import HOLD_KINDS, BankInstruction, OutboxMessage
 from fanzha.cases.models import Case
 from fanzha.errors import Forbidden
 from fanzha.money import amount_str
@@ -52,8 +52,7 @@ def instructions_of(session: Session, actor: Actor, case: Case, now: datetime | 
                 errors[instruction_id] = error
     items = []
     for instruction in rows:
-        is_query = instruction.kind in QUERY_KINDS
-        hold = None if is_query else hold_of(instruction)
+        hold = hold_of(instruction) if instruction.kind in HOLD_KINDS else None
         awaiting = instruction.status in (HoldStatus.PENDING_APPROVAL, HoldStatus.QUEUED, HoldStatus.SENT)
         waiting = (now - instruction.created_at).total_seconds() if awaiting else None
         items.append({
@@ -63,40 +62,67 @@ def instructions_of(session: Session, actor: Actor, case: Case, now: datetime | 
             "held_amount": _amount(instruction.held_amount, instruction.currency),
             "status": instruction.status, "renewals": instruction.renewals,
             "created_at": _iso(instruction.created_at), "sent_at": _iso(instruction.sent_at),
-            "answered_at": _iso(instruction.answered_at), "expires_at": _iso(instruction.expires_at),
+            "acknowledged_at": _iso(instruction.acknowledged_at), "answered_at": _iso(instruction.answered_at),
+            "held_at": _iso(instruction.held_at), "expires_at": _iso(instruction.expires_at),
             "waiting_seconds": round(waiting, 1) if waiting is not None else None,
             "overdue": waiting is not None and waiting > OVERDUE_SECONDS,
             "since": _iso(instruction.query_since),
             "alarm": alarm_due(hold, now, HoldRules()) if hold is not None else False,
             "attempts": attempts.get(instruction.id, 0),
             "last_error": errors.get(instruction.id) or instruction.last_error or None,
+            **_return_fields(instruction),
         })
     return items
 
 
+def _return_fields(instruction: BankInstruction) -> dict[str, Any]:
+    """A return's destination, rule and clocks (banking/returns.py); nothing for other kinds."""
+    if instruction.target_instruction_id is None:
+        return {}
+    return {
+        "target": instruction.target_instruction_id, "payee_account": instruction.payee_account,
+        "payee_bank": instruction.payee_bank, "payee_name": instruction.payee_name, "basis": instruction.basis,
+        "notice_until": _iso(instruction.notice_until), "due_at": _iso(instruction.due_at),
+        "returned_amount": _amount(instruction.returned_amount, instruction.currency),
+    }
+
+
 def inbox_of(session: Session, actor: Actor, limit: int = 100, now: datetime | None = None) -> list[dict[str, Any]]:
-    """A bank liaison's inbox: their bank's instructions, those awaiting an answer first."""
+    """A bank liaison's inbox: their bank's instructions, those awaiting an answer first.
+
+    ``awaiting`` names what waits for the bank's answer by hand (StopPayment, Freeze, Renew or Release), with
+    the time it arrived and whether the liaison has acknowledged it.
+    """
     if actor.role is not Role.BANK_LIAISON:
         raise Forbidden("the inbox belongs to a bank's liaison")
     now = now or datetime.now(UTC)
+    waiting = (select(OutboxMessage.instruction_id, func.max(OutboxMessage.id).label("message_id"))
+               .where(OutboxMessage.status == "inbox").group_by(OutboxMessage.instruction_id).subquery())
     rows = session.execute(
-        select(BankInstruction, Case.number).join(Case, Case.id == BankInstruction.case_id)
+        select(BankInstruction, Case.number, OutboxMessage)
+        .join(Case, Case.id == BankInstruction.case_id)
+        .outerjoin(waiting, waiting.c.instruction_id == BankInstruction.id)
+        .outerjoin(OutboxMessage, OutboxMessage.id == waiting.c.message_id)
         .where(BankInstruction.bank_code == actor.org_short_code,
                BankInstruction.status.not_in([HoldStatus.PENDING_APPROVAL.value, HoldStatus.QUEUED.value]))
-        .order_by((BankInstruction.status == HoldStatus.SENT.value).desc(), BankInstruction.id.desc())
+        .order_by(waiting.c.message_id.is_(None), (BankInstruction.status == HoldStatus.SENT.value).desc(),
+                  BankInstruction.id.desc())
         .limit(limit)
     ).all()
     items = []
-    for instruction, number in rows:
-        awaiting = instruction.status == HoldStatus.SENT.value
-        waiting = (now - instruction.created_at).total_seconds() if awaiting else None
+    for instruction, number, pending in rows:
+        since = pending.created_at if pending is not None else None
+        waited = (now - since).total_seconds() if since is not None else None
         items.append({
             "id": instruction.id, "case": number, "kind": instruction.kind, "account": instruction.account,
             "currency": instruction.currency,
             "requested_amount": _amount(instruction.requested_amount, instruction.currency),
             "held_amount": _amount(instruction.held_amount, instruction.currency), "status": instruction.status,
             "created_at": _iso(instruction.created_at), "expires_at": _iso(instruction.expires_at),
-            "waiting_seconds": round(waiting, 1) if waiting is not None else None,
-            "overdue": waiting is not None and waiting > OVERDUE_SECONDS,
+            "awaiting": pending.message_type if pending is not None else None,
+            "awaiting_since": _iso(since),
+            "acknowledged_at": _iso(pending.acknowledged_at if pending is not None else instruction.acknowledged_at),
+            "waiting_seconds": round(waited, 1) if waited is not None else None,
+            "overdue": waited is not None and waited > OVERDUE_SECONDS,
         })
     return items

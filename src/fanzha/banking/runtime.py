@@ -6,19 +6,31 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from fastapi import FastAPI
 from sqlalchemy.orm import Session
 
 from fanzha.auth import service as auth_service
 from fanzha.auth.models import Role, User
+from fanzha.banking import alarms
 from fanzha.banking.adapter import HttpBankAdapter
 from fanzha.banking.dispatcher import AnswerHook, Dispatcher
-from fanzha.banking.first_move import AUTO_USERNAME, FirstMove, banks_keyring, build_first_move, center_signer
+from fanzha.banking.first_move import (
+    AUTO_USERNAME,
+    FirstMove,
+    banks_keyring,
+    build_first_move,
+    center_signer,
+    rules_for,
+)
 from fanzha.banking.instructions import expire_due
 from fanzha.banking.keys import SigningKey
+from fanzha.banking.lifecycle import HoldRules
 from fanzha.config import Settings
 from fanzha.storage.db import Database
+
+if TYPE_CHECKING:  # only for hints: `fanzha db upgrade` reaches this module and need not load the web stack
+    from fastapi import FastAPI
 
 _lock = threading.Lock()
 log = logging.getLogger(__name__)
@@ -66,9 +78,9 @@ class BankDelivery:
     @classmethod
     def start(cls, db: Database, settings: Settings, on_answer: AnswerHook | None = None) -> BankDelivery:
         adapter = HttpBankAdapter(settings.bank_gateway_url, banks_keyring(settings), timeout_s=settings.bank_timeout_s)
-        dispatcher = Dispatcher(db, adapter, on_answer=on_answer)
+        dispatcher = Dispatcher(db, adapter, on_answer=on_answer, rules=rules_for(settings))
         stop_event = threading.Event()
-        thread = threading.Thread(target=_deliver_and_sweep, args=(db, dispatcher, stop_event),
+        thread = threading.Thread(target=_deliver_and_sweep, args=(db, dispatcher, stop_event, rules_for(settings)),
                                   name="bank-dispatcher", daemon=True)
         thread.start()
         return cls(dispatcher, adapter, stop_event, thread)
@@ -80,15 +92,19 @@ class BankDelivery:
         self.adapter.close()
 
 
-def _deliver_and_sweep(db: Database, dispatcher: Dispatcher, stop: threading.Event, sweep_every_s: float = 5.0) -> None:
-    """Deliver the outbox continuously; every few seconds also end holds whose term ran out."""
+def _deliver_and_sweep(db: Database, dispatcher: Dispatcher, stop: threading.Event, rules: HoldRules,
+                       sweep_every_s: float = 5.0) -> None:
+    """Deliver the outbox continuously; every few seconds also raise expiry alarms and end holds whose term ran
+    out."""
     sweeper_stop = threading.Event()
 
     def sweep() -> None:
         while not sweeper_stop.wait(sweep_every_s):
             try:
                 with db.transaction() as session:
-                    expire_due(session, datetime.now(UTC))
+                    now = datetime.now(UTC)
+                    alarms.raise_due(session, now, rules)
+                    expire_due(session, now)
             except Exception:  # keep sweeping after a transient database error
                 log.exception("expiry sweep failed; retrying")
 

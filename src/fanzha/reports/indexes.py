@@ -17,13 +17,16 @@ from fanzha.telecom.carriers.models import CarrierInstruction
 
 HELD = "kind IN ('stop_payment', 'freeze') AND held_amount IS NOT NULL"
 DONE = "status = 'done'"
+RETURNED = "kind = 'return' AND returned_amount IS NOT NULL"
 
 FIGURE_INDEXES = (
     Index("ix_cases_figures", Case.received_at, Case.channel, Case.fraud_type, Case.id),
     Index("ix_case_transfers_figures", Transfer.case_id, Transfer.currency, Transfer.amount),
     Index("ix_bank_instructions_figures", BankInstruction.case_id, BankInstruction.kind, BankInstruction.currency,
-          postgresql_include=["held_amount", "answered_at", "bank_code", "account"],
+          postgresql_include=["held_amount", "held_at", "bank_code", "account"],
           postgresql_where=text(HELD), sqlite_where=text(HELD)),
+    Index("ix_bank_instructions_returns", BankInstruction.case_id, BankInstruction.currency,
+          postgresql_include=["returned_amount"], postgresql_where=text(RETURNED), sqlite_where=text(RETURNED)),
     Index("ix_carrier_instructions_figures", CarrierInstruction.case_id, CarrierInstruction.action,
           CarrierInstruction.number, postgresql_where=text(DONE), sqlite_where=text(DONE)),
 )

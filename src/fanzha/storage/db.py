@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,7 +13,19 @@ from sqlalchemy import Engine, Executable, Row, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+log = logging.getLogger(__name__)
 READ_ONLY = "fanzha_read_only"
+# One write lock per SQLite file in this process. SQLite lets one writer in at a time and makes the others
+# wait in its busy handler, which sleeps in steps of up to 100 ms: under load that, not the work, set the
+# tail latency. Threads of one process queue here instead and are woken the moment the writer commits.
+_SQLITE_WRITERS: dict[str, threading.RLock] = {}
+_SQLITE_WRITERS_GUARD = threading.Lock()
+WRITER_QUEUE_S = 10.0
+
+
+def _sqlite_writer(database: str) -> threading.RLock:
+    with _SQLITE_WRITERS_GUARD:
+        return _SQLITE_WRITERS.setdefault(database, threading.RLock())
 
 
 def make_engine(url: str) -> Engine:
@@ -56,6 +70,9 @@ class Database:
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT", **{READ_ONLY: True})
         self._readers = sessionmaker(self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+        database = make_url(url).database
+        self._writer = (_sqlite_writer(str(Path(database).resolve()) if database != ":memory:" else url)
+                        if self.dialect == "sqlite" and database else None)
 
     @property
     def dialect(self) -> str:
@@ -64,8 +81,21 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """Commit on success, roll back everything on any error: nothing is ever half-written."""
-        with self.sessions.begin() as session:
-            yield session
+        if self._writer is None:
+            with self.sessions.begin() as session:
+                yield session
+            return
+        # A thread that waits too long (another thread of its own work holds the lock) goes on to SQLite's own
+        # busy handler, as it would without this lock, rather than waiting forever.
+        queued = self._writer.acquire(timeout=WRITER_QUEUE_S)
+        if not queued:
+            log.warning("waited %.0f s for this process's SQLite write lock; going on without it", WRITER_QUEUE_S)
+        try:
+            with self.sessions.begin() as session:
+                yield session
+        finally:
+            if queued:
+                self._writer.release()
 
     def read_one(self, statement: Executable, params: dict[str, Any]) -> Row[Any] | None:
         """One row from one read-only statement, outside any transaction (no BEGIN/COMMIT round trips).

@@ -138,6 +138,7 @@ class TraceLoop:
         result = case_trace(session, case_id, self.config)
         known = known_accounts(session, result.scope)
         banks = known_banks(session)
+        home = store.victims_own_accounts(session, result.scope)
         issued: list[int] = []
         steps: list[dict[str, Any]] = []
         for tr in result.traces:
@@ -145,6 +146,9 @@ class TraceLoop:
                 bank, account = action.account
                 if bank not in banks:
                     steps.append({"skipped": f"{bank}/{account}", "why": "unknown bank"})
+                    continue
+                if account in home:  # returned (or refunded) to the victim: never stop a victim's own account
+                    steps.append({"skipped": f"{bank}/{account}", "why": "a victim's own account"})
                     continue
                 if isinstance(action, Stop):
                     ins = instructions.issue_hold(

@@ -113,3 +113,13 @@ def build_inputs(session: Session, case_ids: Sequence[int]) -> TraceInputs:
             payee=(transfer.to_bank or "", transfer.to_account), amount=transfer.amount,
             currency=transfer.currency, at=transfer.occurred_at or received_at))
     return assembly.build_inputs({k: list(v.values()) for k, v in statements.items()}, reported)
+
+
+def victims_own_accounts(session: Session, case_ids: Sequence[int]) -> frozenset[str]:
+    """The accounts the victims paid from: money that comes back there (a return, a refund) is home, not moving.
+
+    By account number alone, because a victim often names their own bank loosely or not at all.
+    """
+    rows = session.execute(select(Transfer.from_account).where(Transfer.case_id.in_(case_ids),
+                                                               Transfer.from_account.is_not(None))).scalars()
+    return frozenset(a for a in rows if a)

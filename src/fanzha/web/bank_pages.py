@@ -7,13 +7,14 @@ from decimal import Decimal, InvalidOperation
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from fanzha.audit import service as audit
 from fanzha.auth.actor import Actor
 from fanzha.auth.dependencies import DbDep
 from fanzha.auth.models import Role
 from fanzha.banking import instructions
-from fanzha.banking.first_move import policy_for
+from fanzha.banking.first_move import policy_for, rules_for
 from fanzha.banking.models import BankInstruction
 from fanzha.banking.queries import inbox_of
 from fanzha.banking.runtime import signer_for
@@ -50,24 +51,46 @@ def answer(request: Request, instruction_id: int, actor: PageActor, form: FormDe
     check_csrf(request, actor, form)
     _liaison(actor)
     held = field(form, "held") == "yes"
+    typed = field(form, "amount").replace(",", "").strip()
     try:
-        amount = Decimal(field(form, "amount").replace(",", "")) if held else None
+        # Only a hold's answer carries an amount; a renewal or release is answered yes or no.
+        amount = Decimal(typed) if held and typed else None
     except InvalidOperation:
         return _page(request, actor, db, error="amount", status_code=422)
     try:
         with db.transaction() as session:
-            instruction = session.get(BankInstruction, instruction_id, with_for_update=True)
-            if instruction is None or instruction.bank_code != actor.org_short_code:
-                raise NotFound(f"no instruction {instruction_id}")
-            case = session.get(Case, instruction.case_id)
-            assert case is not None
-            queries.get_case(session, actor, case.number, audit_read=False)
-            instructions.answer_by_hand(session, actor, instruction, case_number=case.number, held=held,
+            instruction, number = _own(session, actor, instruction_id)
+            instructions.answer_by_hand(session, actor, instruction, case_number=number, held=held,
                                         amount=amount, expires_at=None, reason=field(form, "reason"),
-                                        now=datetime.now(UTC))
+                                        now=datetime.now(UTC), rules=rules_for(request.app.state.settings))
     except Conflict:
         return _page(request, actor, db, error="rule", status_code=409)
     return RedirectResponse("/bank/inbox?notice=answered", status_code=303)
+
+
+@router.post("/bank/inbox/{instruction_id}/acknowledge")
+def acknowledge(request: Request, instruction_id: int, actor: PageActor, form: FormDep, db: DbDep) -> Response:
+    """收到: the liaison confirms the bank has the instruction; the case's timeline shows the time."""
+    check_csrf(request, actor, form)
+    _liaison(actor)
+    try:
+        with db.transaction() as session:
+            instruction, number = _own(session, actor, instruction_id)
+            instructions.acknowledge_by_hand(session, actor, instruction, case_number=number, now=datetime.now(UTC))
+    except Conflict:
+        return _page(request, actor, db, error="rule", status_code=409)
+    return RedirectResponse("/bank/inbox?notice=acknowledged", status_code=303)
+
+
+def _own(session: Session, actor: Actor, instruction_id: int) -> tuple[BankInstruction, str]:
+    """One of the liaison's own bank's instructions, on a case they may see; else the same 404 as a missing one."""
+    instruction = session.get(BankInstruction, instruction_id, with_for_update=True)
+    if instruction is None or instruction.bank_code != actor.org_short_code:
+        raise NotFound(f"no instruction {instruction_id}")
+    case = session.get(Case, instruction.case_id)
+    assert case is not None
+    queries.get_case(session, actor, case.number, audit_read=False)
+    return instruction, case.number
 
 
 @router.post("/cases/{number}/instructions/{instruction_id}/{action}")
@@ -87,6 +110,7 @@ def act_on_instruction(request: Request, number: str, instruction_id: int, actio
         if instruction is None or instruction.case_id != case.id:
             raise NotFound(f"no instruction {instruction_id}")
         signer = signer_for(request.app)
+        by_hand = instruction.bank_code in policy_for(settings).hand_answered_banks
         try:
             if action == "approve":
                 instructions.approve(session, actor, instruction, case_number=case.number,
@@ -94,14 +118,14 @@ def act_on_instruction(request: Request, number: str, instruction_id: int, actio
                                      policy=policy_for(settings))
             elif action == "renew":
                 instructions.request_renewal(session, actor, instruction, case_number=case.number, now=now,
-                                             signer=signer)
+                                             signer=signer, by_hand=by_hand, rules=rules_for(settings))
             else:
                 reason = field(form, "reason").strip()
                 if len(reason) < 2:
                     return RedirectResponse(f"/cases/{case.number}?notice=release_needs_reason#instructions",
                                             status_code=303)
                 instructions.request_release(session, actor, instruction, case_number=case.number, reason=reason,
-                                             now=now, signer=signer)
+                                             now=now, signer=signer, by_hand=by_hand)
         except Conflict:
             return RedirectResponse(f"/cases/{case.number}?notice=instruction_refused#instructions", status_code=303)
     return RedirectResponse(f"/cases/{case.number}?notice=instruction_{action}#instructions", status_code=303)

@@ -8,8 +8,18 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.staticfiles import StaticFiles
 
-from fanzha.web import auth_pages, bank_pages, carrier_pages, case_pages, dashboard_pages, flow_pages, intake_pages
+from fanzha.web import (
+    alarm_pages,
+    auth_pages,
+    bank_pages,
+    carrier_pages,
+    case_pages,
+    dashboard_pages,
+    flow_pages,
+    intake_pages,
+)
 from fanzha.web.callback_pages import router as callback_router
+from fanzha.web.return_pages import router as return_router
 
 STATIC_DIR = Path(str(resources.files("fanzha.web").joinpath("static")))
 
@@ -20,6 +30,8 @@ router.include_router(intake_pages.router)
 router.include_router(case_pages.router)
 router.include_router(flow_pages.router)
 router.include_router(bank_pages.router)
+router.include_router(alarm_pages.router)
+router.include_router(return_router)
 router.include_router(carrier_pages.router)
 router.include_router(callback_router)
 router.include_router(dashboard_pages.router)
