@@ -44,9 +44,11 @@ def test_all_figures_as_json(data: DataSet, principal: MakePrincipal) -> None:
     assert body["cases"]["by_channel"] == {"110": 3, "12345": 1, "station": 1, "web": 1, "app": 0}
     assert body["cases"]["by_day"] == [{"day": d0, "cases": 2}, {"day": d1, "cases": 2}, {"day": d2, "cases": 2}]
     assert body["money"] == [
-        {"currency": "CNY", "reported_lost": "111000.49", "stopped": "96000.00", "frozen": "70000.00"},
-        {"currency": "EUR", "reported_lost": "299000.00", "stopped": "299000.00", "frozen": "299000.00"},
-        {"currency": "USD", "reported_lost": "1500.00", "stopped": "0.00", "frozen": "0.00"},
+        {"currency": "CNY", "reported_lost": "111000.49", "stopped": "96000.00", "frozen": "70000.00",
+         "returned": "58000.00"},
+        {"currency": "EUR", "reported_lost": "299000.00", "stopped": "299000.00", "frozen": "299000.00",
+         "returned": "299000.00"},
+        {"currency": "USD", "reported_lost": "1500.00", "stopped": "0.00", "frozen": "0.00", "returned": "0.00"},
     ]
     assert body["accounts"] == {"stopped": 4, "frozen": 2}
     assert body["numbers_shut"] == {"total": 2, "by_action": {"shutdown": 1, "intercept": 1, "block": 0}}
@@ -60,7 +62,7 @@ def test_all_figures_as_json(data: DataSet, principal: MakePrincipal) -> None:
     narrowed = officer.client.get(f"/api/v1/figures?{_range(data)}&channel=110&fraud_type=task_rebate").json()
     assert narrowed["cases"]["total"] == 1
     assert narrowed["money"] == [{"currency": "CNY", "reported_lost": "20000.00", "stopped": "20000.00",
-                                  "frozen": "0.00"}]
+                                  "frozen": "0.00", "returned": "0.00"}]
     assert narrowed["flash_sms"] is None and narrowed["people_dissuaded"] is None
 
 
@@ -74,9 +76,11 @@ def test_every_table_downloads_as_csv(data: DataSet, principal: MakePrincipal) -
         assert _csv(response.text), table
     money = _csv(client.get(f"/api/v1/figures/money?{_range(data)}&format=csv").text)
     assert money == [
-        {"currency": "CNY", "reported_lost": "111000.49", "stopped": "96000.00", "frozen": "70000.00"},
-        {"currency": "EUR", "reported_lost": "299000.00", "stopped": "299000.00", "frozen": "299000.00"},
-        {"currency": "USD", "reported_lost": "1500.00", "stopped": "0.00", "frozen": "0.00"},
+        {"currency": "CNY", "reported_lost": "111000.49", "stopped": "96000.00", "frozen": "70000.00",
+         "returned": "58000.00"},
+        {"currency": "EUR", "reported_lost": "299000.00", "stopped": "299000.00", "frozen": "299000.00",
+         "returned": "299000.00"},
+        {"currency": "USD", "reported_lost": "1500.00", "stopped": "0.00", "frozen": "0.00", "returned": "0.00"},
     ]
     channels = _csv(client.get(f"/api/v1/figures/cases_by_channel?{_range(data)}&format=csv").text)
     assert channels[0] == {"channel": "110", "name": "110报警", "cases": "3"}
@@ -103,6 +107,8 @@ def test_a_table_as_json_and_the_definitions(data: DataSet, principal: MakePrinc
     assert set(definitions) == {"cases_received", "money", "accounts", "numbers_shut", "stop_time", "flash_sms",
                                 "people_dissuaded"}
     assert "never summed across currencies" in definitions["money"]
+    assert "**returned** (返还金额)" in definitions["money"]
+    assert "earliest ``held_at``" in definitions["stop_time"]
     assert "median and the 90th percentile" in definitions["stop_time"]
 
 

@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy import select
 
+from fanzha.banking.models import BankInstruction
 from fanzha.config import Settings
 from fanzha.errors import InvalidInput
 from fanzha.reports import figures as fig
@@ -48,18 +50,21 @@ def test_every_figure_of_the_period_matches_the_hand_computed_values(db: Databas
     assert len(f.cases.by_fraud_type) == 13  # every type of the taxonomy, zeros included
     assert f.cases.by_day == [DayCount(d0, 2), DayCount(d1, 2), DayCount(d2, 2)]
     assert f.money == [
-        # 70,000 + 5,000 + 3,000 + 12,000.50 + 999.99 + 20,000; stops held 70,000 + 6,000 + 0 + 20,000.
-        MoneyRow("CNY", D("111000.49"), D("96000"), D("70000")),
-        MoneyRow("EUR", D("299000"), D("299000"), D("299000")),
-        MoneyRow("USD", D("1500"), D("0"), D("0")),  # the stop was refused: nothing held
+        # 70,000 + 5,000 + 3,000 + 12,000.50 + 999.99 + 20,000; stops held 70,000 + 6,000 + 0 + 20,000; C1's
+        # freeze held 70,000, of which the bank returned 58,000 to the victim (C7's return is outside).
+        MoneyRow("CNY", D("111000.49"), D("96000"), D("70000"), D("58000")),
+        # C3's first return was refused; the second sent all 299,000 back.
+        MoneyRow("EUR", D("299000"), D("299000"), D("299000"), D("299000")),
+        MoneyRow("USD", D("1500"), D("0"), D("0"), D("0")),  # the stop was refused: nothing held
     ]
-    assert all(isinstance(m.stopped, Decimal) for m in f.money)
+    assert all(isinstance(m.stopped, Decimal) and isinstance(m.returned, Decimal) for m in f.money)
     # ABC A1 (C1 and C6: once), ICBC A2, BOC A5, CCB A3 held at zero; BOC A4 refused. Frozen: ABC A1, BOC A5.
     assert f.accounts == Accounts(stopped=4, frozen=2)
     # N1 shut down by CMCC; N2 intercepted at CUCC and CTCC (one number); N3 refused.
     assert f.numbers_shut.total == 2
     assert _nonzero(f.numbers_shut.by_action) == {"shutdown": 1, "intercept": 1}
-    # Minutes to the first held stop: C1 12, C2 30, C3 20, C4 5 (its refused USD stop does not count), C6 40.
+    # Minutes to the first held stop: C1 12, C2 30 (its renewal, answered on D+2, does not move it), C3 20,
+    # C4 5 (its refused USD stop does not count), C6 40.
     assert f.stop_time.overall == StopTime(5, 1200.0, 2160.0)  # p90: 1800 + 0.6 x 600
     assert f.stop_time.by_day == [
         DayStopTime(d0, 2, 1260.0, 1692.0),  # 720, 1800: 720 + 0.9 x 1080
@@ -75,15 +80,16 @@ def test_every_figure_of_the_period_matches_the_hand_computed_values(db: Databas
 @pytest.mark.parametrize(("filters", "expected"), [
     (Filters(channel="110"), {
         "cases": 3, "types": {"impersonate_authority": 1, "fake_investment": 1, "task_rebate": 1},
-        "money": [MoneyRow("CNY", D(90000), D(90000), D(70000)), MoneyRow("EUR", D(299000), D(299000), D(299000))],
+        "money": [MoneyRow("CNY", D(90000), D(90000), D(70000), D(58000)),
+                  MoneyRow("EUR", D(299000), D(299000), D(299000), D(299000))],
         "accounts": Accounts(2, 2), "numbers": 0, "stop": StopTime(3, 1200.0, 2160.0)}),
     (Filters(fraud_type="task_rebate"), {
         "cases": 3, "types": {"task_rebate": 3},
-        "money": [MoneyRow("CNY", D("28999.99"), D(26000), D(0))],
+        "money": [MoneyRow("CNY", D("28999.99"), D(26000), D(0), D(0))],
         "accounts": Accounts(2, 0), "numbers": 2, "stop": StopTime(2, 2100.0, 2340.0)}),
     (Filters(channel="110", fraud_type="task_rebate"), {
         "cases": 1, "types": {"task_rebate": 1},
-        "money": [MoneyRow("CNY", D(20000), D(20000), D(0))],
+        "money": [MoneyRow("CNY", D(20000), D(20000), D(0), D(0))],
         "accounts": Accounts(1, 0), "numbers": 0, "stop": StopTime(1, 2400.0, 2400.0)}),
     (Filters(channel="app"), {
         "cases": 0, "types": {}, "money": [], "accounts": Accounts(0, 0), "numbers": 0,
@@ -106,19 +112,60 @@ def test_periods_are_whole_local_days_and_a_case_keeps_its_day(db: Database, dat
     d = data.day
     first_day = _compute(db, Period(d, d))  # C1, C2
     assert first_day.cases.total == 2
-    assert first_day.money == [MoneyRow("CNY", D(78000), D(76000), D(70000))]
+    assert first_day.money == [MoneyRow("CNY", D(78000), D(76000), D(70000), D(58000))]
     assert (first_day.accounts, first_day.numbers_shut.total) == (Accounts(2, 1), 1)
     assert first_day.stop_time.overall == StopTime(2, 1260.0, 1692.0)
 
     before = _compute(db, Period(d - timedelta(days=1), d - timedelta(days=1)))  # C0 at 23:59
-    assert before.cases.total == 1 and before.money == [MoneyRow("CNY", D(50000), D(50000), D(0))]
+    assert before.cases.total == 1 and before.money == [MoneyRow("CNY", D(50000), D(50000), D(0), D(0))]
 
-    # C5, C6 on D+2 and C7 at 00:00 on D+3; C6's stop answered on D+3 counts with C6, on D+2.
+    # C5, C6 on D+2 and C7 at 00:00 on D+3; C6's stop answered on D+3 counts with C6, on D+2. C7's freeze
+    # and its return (executed on D+5) count with C7.
     late = _compute(db, Period(d + timedelta(days=2), d + timedelta(days=3)))
     assert late.cases.by_day == [DayCount(d + timedelta(days=2), 2), DayCount(d + timedelta(days=3), 1)]
-    assert late.money == [MoneyRow("CNY", D("21999.99"), D(21000), D(0))]
+    assert late.money == [MoneyRow("CNY", D("21999.99"), D(21000), D(1000), D(1000))]
+    assert late.accounts == Accounts(stopped=2, frozen=1)  # ABC A1 (C6), ABC A7 (C7)
     assert late.stop_time.overall == StopTime(2, 1290.0, 2178.0)  # 180 and 2400 seconds
     assert [(x.cases, x.median_s) for x in late.stop_time.by_day] == [(1, 2400.0), (1, 180.0)]
+
+
+def test_money_returned_counts_only_what_the_bank_executed_and_frozen_keeps_it(db: Database, data: DataSet) -> None:
+    with db.read() as session:
+        c1_freeze = session.get(BankInstruction, data.holds["C1 freeze"])
+        c3_freeze = session.get(BankInstruction, data.holds["C3 freeze"])
+        assert c1_freeze is not None and c3_freeze is not None
+        # The returns took their amounts off the freezes: 70,000 - 58,000 and 299,000 - 299,000 are left.
+        assert (c1_freeze.held_amount, c3_freeze.held_amount) == (D(12000), D(0))
+        refused = session.execute(select(BankInstruction.status, BankInstruction.requested_amount)
+                                  .where(BankInstruction.kind == "return", BankInstruction.currency == "EUR")
+                                  .order_by(BankInstruction.id)).all()
+        assert refused == [("rejected", D(299000)), ("returned", D(299000))]  # counted once
+    before = _compute(db, data.period).money
+    # The victim of C1 is owed 70,000 - 58,000: the officer plans a return of the 12,000 left and a
+    # supervisor approves it. Until the bank executes it, nothing more has been returned.
+    b = data.builder
+    return_id = b.give_back(data.holds["C1 freeze"], data.at(7, 9), data.at(7, 9, 5), None, None)
+    assert _compute(db, data.period).money == before
+    with db.read() as session:
+        pending = session.get(BankInstruction, return_id)
+        assert pending is not None and (pending.status, pending.requested_amount) == ("queued", D(12000))
+    b.answer_return(return_id, data.at(8, 11), "12000")
+    after = _compute(db, data.period).money
+    assert after[0] == MoneyRow("CNY", D("111000.49"), D("96000"), D("70000"), D("70000"))  # frozen stays
+    assert after[1:] == before[1:]  # no other currency moves
+
+
+def test_a_renewal_after_the_period_does_not_move_the_first_stop_time(db: Database, data: DataSet) -> None:
+    before = _compute(db, data.period).stop_time
+    # C6's stop, held at 00:10 on D+3 (40 minutes after the report), renewed on D+4.
+    data.renew("C6 stop_payment", data.at(4, 10), data.at(4, 10, 30))
+    with db.read() as session:
+        stop = session.get(BankInstruction, data.holds["C6 stop_payment"])
+        assert stop is not None and stop.renewals == 1
+        assert (stop.held_at, stop.answered_at) == (data.at(3, 0, 10), data.at(4, 10, 30))
+    after = _compute(db, data.period).stop_time
+    assert after == before
+    assert after.by_day[2] == DayStopTime(data.period.days[2], 1, 2400.0, 2400.0)
 
 
 def test_outreach_figures_count_calls_and_people_and_stay_out_where_a_filter_cannot_apply(
@@ -155,7 +202,7 @@ def test_a_report_dated_back_among_the_periods_case_numbers_is_not_counted(db: D
     monkeypatch.undo()
     assert joined == dataclasses.replace(_compute(db, data.period), computed_at=joined.computed_at)
     back = _compute(db, Period(d - timedelta(days=3), d - timedelta(days=3)))
-    assert back.cases.total == 1 and back.money == [MoneyRow("CNY", D(4000), D(4000), D(0))]
+    assert back.cases.total == 1 and back.money == [MoneyRow("CNY", D(4000), D(4000), D(0), D(0))]
     assert (back.accounts, back.numbers_shut.total, back.stop_time.overall) == (Accounts(1, 0), 1,
                                                                                 StopTime(1, 600.0, 600.0))
 

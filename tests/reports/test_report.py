@@ -50,10 +50,11 @@ def test_the_pdf_reads_like_the_2016_statement_with_the_figures(settings: Settin
     assert (f"{d.first.year}年{d.first.month}月{d.first.day}日至{d.last.year}年{d.last.month}月{d.last.day}日，"
             "中心共接报电信网络诈骗案件6起") in text
     assert "紧急止付涉案资金人民币9.60万元、欧元29.90万元" in text
-    assert "成功冻结涉案资金人民币7.00万元、欧元29.90万元" in text
+    assert "成功冻结涉案资金人民币7.00万元、欧元29.90万元，返还被害人资金人民币5.80万元、欧元29.90万元" in text
     assert "止付账户4个、冻结账户2个，关停涉案号码2个，发送闪信2条、送达1条，劝阻被害人2人" in text
     assert "报案至首次止付用时中位数20分钟，90%的案件在36分钟以内" in text
-    for figure in ("111,000.49", "96,000.00", "299,000.00", "1,500.00", "110报警", "刷单返利", "冒充公检法及政府机关",
+    for figure in ("111,000.49", "96,000.00", "58,000.00", "299,000.00", "1,500.00", "返还资金（人民币）",
+                   "返还金额", "110报警", "刷单返利", "冒充公检法及政府机关",
                    "21分钟", "28分钟", "图1接报渠道", "图2诈骗类型", "图3每日接报案件与首次止付用时"):
         assert figure in text, figure
     reader = PdfReader(pdf)
@@ -75,6 +76,9 @@ def test_the_workbook_holds_the_same_figures(settings: Settings, data: DataSet, 
     assert lines["接报案件（起）"][0] == 6
     assert (Decimal(str(lines["止付金额（人民币）"][0])), lines["止付金额（人民币）"][1]) == (Decimal(96000), "CNY")
     assert (Decimal(str(lines["冻结金额（欧元）"][0])), lines["冻结金额（欧元）"][1]) == (Decimal(299000), "EUR")
+    assert (Decimal(str(lines["返还资金（人民币）"][0])), lines["返还资金（人民币）"][1]) == (Decimal(58000), "CNY")
+    assert (Decimal(str(lines["返还资金（欧元）"][0])), lines["返还资金（欧元）"][1]) == (Decimal(299000), "EUR")
+    assert "返还资金（美元）" not in lines  # nothing returned in USD
     assert Decimal(str(lines["报称被骗金额（人民币）"][0])) == Decimal("111000.49")
     assert lines["止付账户（个）"][0] == 4 and lines["冻结账户（个）"][0] == 2 and lines["关停号码（个）"][0] == 2
     assert lines["劝阻被害人（人）"][0] == 2
@@ -88,10 +92,11 @@ def test_the_workbook_holds_the_same_figures(settings: Settings, data: DataSet, 
     assert channels[1] == ("110", "110报警", 3)
     money = list(book["涉案资金"].iter_rows(min_row=2, values_only=True))
     assert [(r[0], *(Decimal(str(v)) for v in r[1:])) for r in money] == [
-        ("CNY", Decimal("111000.49"), Decimal(96000), Decimal(70000)),
-        ("EUR", Decimal(299000), Decimal(299000), Decimal(299000)),
-        ("USD", Decimal(1500), Decimal(0), Decimal(0)),
+        ("CNY", Decimal("111000.49"), Decimal(96000), Decimal(70000), Decimal(58000)),
+        ("EUR", Decimal(299000), Decimal(299000), Decimal(299000), Decimal(299000)),
+        ("USD", Decimal(1500), Decimal(0), Decimal(0), Decimal(0)),
     ]
+    assert next(book["涉案资金"].iter_rows(max_row=1, values_only=True))[4] == "返还金额"
     blocking = [r for r in book["止付冻结关停"].iter_rows(values_only=True) if r[0]]
     assert ("stopped", "止付", 4) in blocking and ("all", "合计", 2) in blocking
     per_day = [r for r in book["止付用时"].iter_rows(values_only=True) if r[0] and str(r[0]).startswith("20")]
@@ -104,10 +109,11 @@ def test_csv_files_and_an_english_statement_on_request(settings: Settings, data:
     assert all("-110" in p.name for p in paths)
     text = re.sub(r"\s+", " ", _pdf_text(paths[0]))
     assert "the center received 3 telecom and online fraud cases" in text
-    assert "froze CNY 70,000.00, EUR 299,000.00" in text
+    assert "froze CNY 70,000.00, EUR 299,000.00; returned CNY 58,000.00, EUR 299,000.00 to victims" in text
     money = next(p for p in paths if p.name.endswith("-money.csv"))
     rows = list(csv.DictReader(money.read_text(encoding="utf-8-sig").splitlines()))
-    assert rows[0] == {"currency": "CNY", "reported_lost": "90000.00", "stopped": "90000.00", "frozen": "70000.00"}
+    assert rows[0] == {"currency": "CNY", "reported_lost": "90000.00", "stopped": "90000.00", "frozen": "70000.00",
+                       "returned": "58000.00"}
     book = load_workbook(paths[1])
     assert book.sheetnames[0] == "Summary" and "Outreach" not in book.sheetnames  # filtered: calls have no channel
     assert "dissuaded" not in text

@@ -48,14 +48,17 @@ def test_a_supervisor_sees_the_figures_as_tiles_a_money_table_and_chart_data(
     assert "96,000.00 CNY" in _tile(page, "stopped") and "299,000.00 EUR" in _tile(page, "stopped")
     assert "USD" not in _tile(page, "stopped")  # nothing was held in USD
     assert "70,000.00 CNY" in _tile(page, "frozen") and "299,000.00 EUR" in _tile(page, "frozen")
+    assert _tile(page, "returned") == "返还金额 58,000.00 CNY 299,000.00 EUR"
     assert "4 / 2" in _tile(page, "accounts")
     assert _tile(page, "numbers").startswith("关停号码 2 ") and "拦截 1" in _tile(page, "numbers")
     assert "20.0 分钟" in _tile(page, "stop-time") and "36.0 分钟" in _tile(page, "stop-time")
     assert "5起已止付" in _tile(page, "stop-time")
     assert _tile(page, "flash").startswith("闪信 发送 / 送达 2 / 1 ") and "预警4条" in _tile(page, "flash")
     assert _tile(page, "dissuaded") == "劝阻被害人 2"
-    assert page.by_id("money-CNY").text() == "CNY 111,000.49 96,000.00 70,000.00"
-    assert page.by_id("money-USD").text() == "USD 1,500.00 0.00 0.00"
+    assert page.by_id("money-CNY").text() == "CNY 111,000.49 96,000.00 70,000.00 58,000.00"
+    assert page.by_id("money-USD").text() == "USD 1,500.00 0.00 0.00 0.00"
+    assert [th.text() for th in page.find("table", cls="money").find_all("th")] == [
+        "币种", "报称被骗", "止付", "冻结", "返还"]
     charts = _charts(page)
     assert charts["channel"] == [{"name": "110报警", "value": 3}, {"name": "12345热线", "value": 1},
                                  {"name": "派出所内线", "value": 1}, {"name": "网上报警", "value": 1},
@@ -94,6 +97,7 @@ def test_filters_narrow_every_tile_and_stay_selected(data: DataSet, web_user: Ma
     page = parse(console.get(f"/dashboard?{_range(data)}&channel=110&fraud_type=task_rebate").text)
     assert _tile(page, "cases").startswith("接报案件 1 ")
     assert "20,000.00 CNY" in _tile(page, "stopped") and "1 / 0" in _tile(page, "accounts")
+    assert _tile(page, "returned") == "返还金额 0"
     assert "不按接报渠道统计" in _tile(page, "flash") and "不随渠道、类型筛选" in _tile(page, "dissuaded")
     assert page.find("option", value="110").attrs.get("selected") is not None
     assert page.find("option", value="task_rebate").attrs.get("selected") is not None
@@ -106,6 +110,7 @@ def test_english_on_request(data: DataSet, web_user: MakeUser, web_login: LoginA
     assert page.find("h1").text() == "Center dashboard"
     assert _tile(page, "cases").startswith("Cases received 6 ")
     assert "20.0 min" in _tile(page, "stop-time")
+    assert _tile(page, "returned") == "Money returned 58,000.00 CNY 299,000.00 EUR"
     charts = _charts(page)
     assert charts["channel"][0] == {"name": "110 police line", "value": 3}  # type: ignore[index]
     assert charts["fraud_type"]["names"][0] == "Task / click-farming rebate"  # type: ignore[index]

@@ -61,6 +61,10 @@ def test_the_dashboard_draws_its_charts_and_refreshes_without_reloading(page: Pa
     # 96,000 + C0's 50,000 + C7's 1,000 + C8's 4,000
     expect(page.locator("#tile-stopped")).to_contain_text("151,000.00 CNY")
     expect(page.locator("#tile-frozen")).to_contain_text("299,000.00 EUR")
+    expect(page.locator("#tile-frozen")).to_contain_text("71,000.00 CNY")  # C1's 70,000 and C7's 1,000
+    # Returned: C1's 58,000 and C7's 1,000; C3's 299,000 EUR at the second attempt.
+    expect(page.locator("#tile-returned")).to_contain_text("59,000.00 CNY")
+    expect(page.locator("#tile-returned")).to_contain_text("299,000.00 EUR")
     # 180, 300, 300, 600, 720, 1200, 1800, 2400 seconds: the median is 660 s, 11 minutes.
     expect(page.locator("#tile-stop-time .tile-value")).to_have_text(re.compile(r"^11\.0\s+分钟$"))
     for chart in ("chart-channel", "chart-fraud-type", "chart-trend"):

@@ -2,8 +2,8 @@
 
 **One cohort.** Every case figure is about the cases *received* in the period (``cases.received_at``, which
 never changes), narrowed by channel and fraud type. What was done for those cases - stop-payments, freezes,
-numbers shut - counts with them whenever the bank or carrier answered, so a case never moves from one period
-to another: a past period's statement can only grow while answers are still coming in.
+returns, numbers shut - counts with them whenever the bank or carrier answered, so a case never moves from one
+period to another: a past period's statement can only grow while answers are still coming in.
 
 **Outreach** figures (flash SMS, people dissuaded) are about calls and people, not reports: they count by the
 time of the warning or the outcome, and say ``None`` where a filter cannot apply to them.
@@ -36,7 +36,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from fanzha.banking.lifecycle import HoldKind
-from fanzha.banking.models import BankInstruction
+from fanzha.banking.models import RETURN_KIND, BankInstruction
+from fanzha.banking.returns import RETURNED
 from fanzha.cases.fraud_types import FraudType
 from fanzha.cases.models import Case, Channel, Transfer
 from fanzha.config import SHANGHAI
@@ -111,6 +112,7 @@ class MoneyRow:
     reported_lost: Decimal
     stopped: Decimal
     frozen: Decimal
+    returned: Decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,10 +179,11 @@ class Band:
 
     Cases are numbered as they arrive, so one period's cases are a narrow band of ids: the figures read each
     child table (transfers, instructions) over that band only, through its ``ix_*_figures`` index (storage
-    migration 0008), instead of whole tables for a hash join. Cases numbered inside the band that are not in
-    the cohort (a report dated back to another period; with a filter, the other channels) are the outsiders:
-    a few are left out by id; past ``MAX_OUTSIDERS`` (``outsiders`` is None) the join on ``cases`` decides
-    who belongs instead. Either way the band never changes a result."""
+    migration 0008; returns through ``ix_bank_instructions_returns``, 0009), instead of whole tables for a hash
+    join. Cases numbered inside the band that are not in the cohort (a report dated back to another period;
+    with a filter, the other channels) are the outsiders: a few are left out by id; past ``MAX_OUTSIDERS``
+    (``outsiders`` is None) the join on ``cases`` decides who belongs instead. Either way the band never changes
+    a result."""
 
     lowest: int
     highest: int
@@ -238,11 +241,16 @@ def money(session: Session, period: Period, filters: Filters = NO_FILTERS, *,
     - **reported lost** (报称被骗金额): the sum of every transfer the reports name (``case_transfers.amount``);
     - **stopped** (止付金额): the sum of ``held_amount`` over the cohort's stop-payments that a bank held
       (a held answer always states the amount, zero included; a refused or unanswered stop has none);
-    - **frozen** (冻结金额): the same over freezes.
+    - **frozen** (冻结金额): the same over freezes, plus what has since been returned from them: a return
+      takes its amount off the freeze's ``held_amount`` (the money left the account), but the money was frozen;
+    - **returned** (返还金额): the sum of ``returned_amount`` over the cohort's returns (资金返还) that the bank
+      executed (status ``returned``; its ReturnResult states the amount). Proposed, disputed, cancelled, pending,
+      refused or failed returns count nothing. A return belongs to the case of the freeze it comes from, and is
+      in that freeze's currency, so returned is part of frozen.
 
     A stop later released or expired still counts: the money was stopped. A stop and the freeze that followed
     it count once each, in their own columns; stops asked again by the trace loop each count what they held.
-    Currencies appear when any of the three is non-zero, in order CNY, EUR, USD, then alphabetical."""
+    Currencies appear when any of the four is non-zero, in order CNY, EUR, USD, then alphabetical."""
     band = band or cohort_band(session, period, filters)
     if band.empty:
         return []
@@ -253,13 +261,21 @@ def money(session: Session, period: Period, filters: Filters = NO_FILTERS, *,
         select(BankInstruction.kind, BankInstruction.currency, func.sum(BankInstruction.held_amount))
         .where(_held_hold()), BankInstruction.case_id, period, filters, band
     ).group_by(BankInstruction.kind, BankInstruction.currency)).all()
-    table: dict[str, dict[str, Decimal]] = defaultdict(lambda: {"lost": ZERO, STOP: ZERO, FREEZE: ZERO})
+    returned = session.execute(_of_cohort(
+        select(BankInstruction.currency, func.sum(BankInstruction.returned_amount)).where(_executed_return()),
+        BankInstruction.case_id, period, filters, band
+    ).group_by(BankInstruction.currency)).all()
+    table: dict[str, dict[str, Decimal]] = defaultdict(
+        lambda: {"lost": ZERO, STOP: ZERO, FREEZE: ZERO, RETURN_KIND: ZERO})
     for currency, lost_total in lost:
         table[currency]["lost"] += lost_total or ZERO
     for kind, currency, held_total in held:
         table[currency][kind] += held_total or ZERO
-    return [MoneyRow(c, v["lost"], v[STOP], v[FREEZE]) for c, v in sorted(table.items(), key=_currency_order)
-            if v["lost"] or v[STOP] or v[FREEZE]]
+    for currency, returned_total in returned:
+        table[currency][RETURN_KIND] += returned_total or ZERO
+        table[currency][FREEZE] += returned_total or ZERO  # frozen, then returned: it was frozen
+    return [MoneyRow(c, v["lost"], v[STOP], v[FREEZE], v[RETURN_KIND])
+            for c, v in sorted(table.items(), key=_currency_order) if any(v.values())]
 
 
 def accounts(session: Session, period: Period, filters: Filters = NO_FILTERS, *,
@@ -301,21 +317,19 @@ def numbers_shut(session: Session, period: Period, filters: Filters = NO_FILTERS
 def stop_time(session: Session, period: Period, filters: Filters = NO_FILTERS, *,
               band: Band | None = None) -> StopTimes:
     """**Report to first stop** (报案至首次止付用时): for each case of the cohort with at least one held
-    stop-payment, the seconds from the case's ``received_at`` to the earliest ``answered_at`` among its held
-    stop-payments (the bank's held answer); a negative value (a sender's clock ahead of the bank's) counts as
-    zero. Reported as the median and the 90th percentile over those cases (see "Percentiles" above), with
-    the number of cases, for the whole period and per local day of ``received_at`` (the trend). Cases with no
-    held stop are not in it: the count says how many are.
-
-    The bank channel keeps only a hold's latest answer, so a stop renewed (or released) before the figure is
-    taken counts from that later answer."""
+    stop-payment, the seconds from the case's ``received_at`` to the earliest ``held_at`` among its held
+    stop-payments (when the bank's answer first said the money was held; a later renewal or release is answered
+    later but never moves it); a negative value (a sender's clock ahead of the bank's) counts as zero. Reported
+    as the median and the 90th percentile over those cases (see "Percentiles" above), with the number of cases,
+    for the whole period and per local day of ``received_at`` (the trend). Cases with no held stop are not in
+    it: the count says how many are."""
     band = band or cohort_band(session, period, filters)
     if band.empty:
         return StopTimes(StopTime(0, None, None), [DayStopTime(d, 0, None, None) for d in period.days])
-    # The first held answer per case, from the instructions alone (read in case order), then its case.
+    # The first time money was held per case, from the instructions alone (read in case order), then its case.
     firsts = (
-        select(BankInstruction.case_id.label("case_id"), func.min(BankInstruction.answered_at).label("first_stop"))
-        .where(_held_hold(), BankInstruction.kind == STOP, BankInstruction.answered_at.is_not(None),
+        select(BankInstruction.case_id.label("case_id"), func.min(BankInstruction.held_at).label("first_stop"))
+        .where(_held_hold(), BankInstruction.kind == STOP, BankInstruction.held_at.is_not(None),
                BankInstruction.case_id.between(band.lowest, band.highest))
         .group_by(BankInstruction.case_id)
     ).subquery()
@@ -442,6 +456,13 @@ def _of_cohort(statement: Select[*Ts], case_id: Any, period: Period, filters: Fi
 def _held_hold() -> ColumnElement[bool]:
     """A stop-payment or freeze the bank held: only a held answer sets ``held_amount`` (zero included)."""
     return and_(BankInstruction.kind.in_((STOP, FREEZE)), BankInstruction.held_amount.is_not(None))
+
+
+def _executed_return() -> ColumnElement[bool]:
+    """A return the bank executed: its ReturnResult said returned and set ``returned_amount`` (the first two
+    conditions are the partial index ``ix_bank_instructions_returns``; the status is read from the row)."""
+    return and_(BankInstruction.kind == RETURN_KIND, BankInstruction.returned_amount.is_not(None),
+                BankInstruction.status == RETURNED)
 
 
 # The center's zone has had no daylight saving since 1991: its day is UTC plus a fixed offset, which both

@@ -1,9 +1,10 @@
-"""The indexes the figures read (storage migration 0008), declared on the tables they belong to.
+"""The indexes the figures read (storage migrations 0008 and 0009), declared on the tables they belong to.
 
 Each lets a figure read only what it needs, in the order it needs it, from the index alone: the period's
 cases by ``received_at`` (with their channel, fraud type and id), and each child table by ``case_id`` over
 the cohort's band of ids (see ``figures.Band``). The partial ones hold only the rows a figure can count:
-held stop-payments and freezes, carrier actions reported done. storage/models.py imports this module so
+held stop-payments and freezes (with the time money was first held), returns the bank executed, carrier
+actions reported done. storage/models.py imports this module so
 that the metadata (and the migration check) knows them.
 """
 

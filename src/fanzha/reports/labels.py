@@ -43,6 +43,7 @@ WORDS: dict[str, dict[str, str]] = {
         "headline.stopped": "紧急止付涉案资金{amounts}",
         "headline.frozen": "成功冻结涉案资金{amounts}",
         "headline.nothing_frozen": "冻结涉案资金为零",
+        "headline.returned": "返还被害人资金{amounts}",
         "headline.accounts": "止付账户{stopped}个、冻结账户{frozen}个",
         "headline.numbers": "关停涉案号码{numbers}个",
         "headline.stop_time": "报案至首次止付用时中位数{median}，90%的案件在{p90}以内",
@@ -68,6 +69,7 @@ WORDS: dict[str, dict[str, str]] = {
         "col.reported_lost": "报称被骗金额",
         "col.stopped": "止付金额",
         "col.frozen": "冻结金额",
+        "col.returned": "返还金额",
         "col.day": "日期",
         "col.median": "中位数",
         "col.p90": "90百分位",
@@ -98,6 +100,7 @@ WORDS: dict[str, dict[str, str]] = {
         "item.stop_cases": "已止付案件（起）",
         "item.stopped": "止付金额（{currency}）",
         "item.frozen": "冻结金额（{currency}）",
+        "item.returned": "返还资金（{currency}）",
         "item.reported_lost": "报称被骗金额（{currency}）",
         "total": "合计",
         "stopped": "止付",
@@ -122,7 +125,8 @@ WORDS: dict[str, dict[str, str]] = {
         "sheet.outreach": "闪信与劝阻",
         "wan": "{amount}万元",
         "def.cases": "接报案件：统计期间内接报（受理时间）的案件，每案计一次；资金、账户、号码、用时各项均指这些案件。",
-        "def.money": "资金：按币种分别合计，不跨币种合计；止付、冻结金额为银行回执确认的实际止付、冻结金额。",
+        "def.money": "资金：按币种分别合计，不跨币种合计；止付、冻结金额为银行回执确认的实际止付、冻结金额，"
+                     "冻结金额含此后已返还的部分；返还金额为银行确认已执行的资金返还（原路返还）金额。",
         "def.accounts": "账户：被银行确认止付或冻结的不同账户数，同一账户计一次。",
         "def.numbers": "号码：运营商确认已停机、拦截或封堵的不同号码数。",
         "def.stop_time": "用时：自报案受理至银行首次确认止付的时间，取中位数和90百分位。",
@@ -145,6 +149,7 @@ WORDS: dict[str, dict[str, str]] = {
         "headline.stopped": "stopped {amounts}",
         "headline.frozen": "froze {amounts}",
         "headline.nothing_frozen": "froze nothing",
+        "headline.returned": "returned {amounts} to victims",
         "headline.accounts": "stopped {stopped} accounts and froze {frozen}",
         "headline.numbers": "had {numbers} numbers shut",
         "headline.stop_time": "the median time from report to first stop was {median}, and 90% of cases took "
@@ -171,6 +176,7 @@ WORDS: dict[str, dict[str, str]] = {
         "col.reported_lost": "Reported lost",
         "col.stopped": "Stopped",
         "col.frozen": "Frozen",
+        "col.returned": "Returned",
         "col.day": "Day",
         "col.median": "Median",
         "col.p90": "90th percentile",
@@ -201,6 +207,7 @@ WORDS: dict[str, dict[str, str]] = {
         "item.stop_cases": "Cases with a stop",
         "item.stopped": "Stopped ({currency})",
         "item.frozen": "Frozen ({currency})",
+        "item.returned": "Returned ({currency})",
         "item.reported_lost": "Reported lost ({currency})",
         "total": "Total",
         "stopped": "Stopped",
@@ -227,7 +234,8 @@ WORDS: dict[str, dict[str, str]] = {
         "def.cases": "Cases received: cases received in the period, each counted once; money, accounts, numbers "
                      "and times are about these cases.",
         "def.money": "Money: per currency, never summed across currencies; stopped and frozen are the amounts "
-                     "the banks confirmed holding.",
+                     "the banks confirmed holding (frozen includes what was since returned); returned is what "
+                     "the banks confirmed sending back to victims.",
         "def.accounts": "Accounts: distinct accounts a bank confirmed stopped or frozen.",
         "def.numbers": "Numbers: distinct numbers a carrier confirmed shut down, intercepted or blocked.",
         "def.stop_time": "Time: from the report's receipt to the bank's first confirmed stop; median and 90th "

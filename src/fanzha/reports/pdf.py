@@ -141,8 +141,8 @@ def _money_table(table: Table, t: Labels, s: dict[str, ParagraphStyle]) -> PdfTa
         rows.append([f"{t.currency(currency)} {currency}" if t.lang == "zh" else currency]
                     + [amount_text(_decimal(v), currency, grouped=True) for v in row[1:]])
     if len(rows) == 1:
-        rows.append([t("none"), "0", "0", "0"])
-    return _grid(rows, [0.22, 0.26, 0.26, 0.26], s, right=(1, 2, 3))
+        rows.append([t("none"), "0", "0", "0", "0"])
+    return _grid(rows, [0.2, 0.2, 0.2, 0.2, 0.2], s, right=(1, 2, 3, 4))
 
 
 def _stop_table(table: Table, statement: Statement, s: dict[str, ParagraphStyle]) -> PdfTable:

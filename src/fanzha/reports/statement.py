@@ -76,7 +76,7 @@ class Statement:
                 + [Line(f"numbers_{a.key}", t(f"item.numbers.{a.key}"), a.count) for a in f.numbers_shut.by_action])
 
     def headline(self) -> str:
-        """The 2016 sentence: period, cases received, money stopped and frozen per currency, and so on."""
+        """The 2016 sentence: period, cases received, money stopped, frozen and returned per currency, and so on."""
         t, f = self.labels, self.figures
         first, last = f.period.first, f.period.last
         if t.lang == "zh":
@@ -87,9 +87,12 @@ class Statement:
         parts = [t("headline", cases=f"{f.cases.total:,}", **when)]
         stopped = [t.headline_amount(m.stopped, m.currency) for m in f.money if m.stopped]
         frozen = [t.headline_amount(m.frozen, m.currency) for m in f.money if m.frozen]
+        returned = [t.headline_amount(m.returned, m.currency) for m in f.money if m.returned]
         if stopped:
             parts.append(t("headline.stopped", amounts=t("and").join(stopped)))
         parts.append(t("headline.frozen", amounts=t("and").join(frozen)) if frozen else t("headline.nothing_frozen"))
+        if returned:
+            parts.append(t("headline.returned", amounts=t("and").join(returned)))
         parts.append(t("headline.accounts", stopped=f.accounts.stopped, frozen=f.accounts.frozen))
         parts.append(t("headline.numbers", numbers=f"{f.numbers_shut.total:,}"))
         if f.flash is not None:
@@ -109,6 +112,8 @@ class Statement:
                        m.currency) for m in f.money if m.stopped]
         lines += [Line(f"frozen_{m.currency}", t("item.frozen", currency=t.currency(m.currency)), m.frozen, m.currency)
                   for m in f.money if m.frozen]
+        lines += [Line(f"returned_{m.currency}", t("item.returned", currency=t.currency(m.currency)), m.returned,
+                       m.currency) for m in f.money if m.returned]
         lines += [
             Line("accounts_stopped", t("item.accounts_stopped"), f.accounts.stopped),
             Line("accounts_frozen", t("item.accounts_frozen"), f.accounts.frozen),

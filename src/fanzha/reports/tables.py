@@ -52,10 +52,10 @@ def tables(figures: Figures, lang: str = "zh") -> dict[str, Table]:
               [(x.key, t.fraud_type(x.key), x.count) for x in c.by_fraud_type]),
         Table("cases_by_day", ("day", "cases"), (t("col.day"), t("col.cases")),
               [(x.day.isoformat(), x.count) for x in c.by_day]),
-        Table("money", ("currency", "reported_lost", "stopped", "frozen"),
-              (t("col.currency"), t("col.reported_lost"), t("col.stopped"), t("col.frozen")),
+        Table("money", ("currency", "reported_lost", "stopped", "frozen", "returned"),
+              (t("col.currency"), t("col.reported_lost"), t("col.stopped"), t("col.frozen"), t("col.returned")),
               [(m.currency, _Money(m.reported_lost, m.currency), _Money(m.stopped, m.currency),
-                _Money(m.frozen, m.currency)) for m in figures.money]),
+                _Money(m.frozen, m.currency), _Money(m.returned, m.currency)) for m in figures.money]),
         Table("accounts", ("measure", "name", "accounts"), (t("col.measure"), t("col.measure"), t("col.accounts")),
               [("stopped", t("stopped"), figures.accounts.stopped), ("frozen", t("frozen"), figures.accounts.frozen)]),
         Table("numbers_shut", ("action", "name", "numbers"), (t("col.action"), t("col.action"), t("col.numbers")),
@@ -115,7 +115,8 @@ def figures_json(figures: Figures) -> dict[str, Any]:
                   "by_fraud_type": {x.key: x.count for x in c.by_fraud_type},
                   "by_day": [{"day": x.day.isoformat(), "cases": x.count} for x in c.by_day]},
         "money": [{"currency": m.currency, "reported_lost": amount_text(m.reported_lost, m.currency),
-                   "stopped": amount_text(m.stopped, m.currency), "frozen": amount_text(m.frozen, m.currency)}
+                   "stopped": amount_text(m.stopped, m.currency), "frozen": amount_text(m.frozen, m.currency),
+                   "returned": amount_text(m.returned, m.currency)}
                   for m in figures.money],
         "accounts": {"stopped": figures.accounts.stopped, "frozen": figures.accounts.frozen},
         "numbers_shut": {"total": figures.numbers_shut.total,
