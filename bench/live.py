@@ -16,13 +16,17 @@ Measured per rate:
 - counts: flagged calls published (warnings due), warnings recorded (distinct calls), submit_sm accepted by the
   SMSC, lost (due but never at the SMSC) and doubled (a destination reached twice).
 
-Usage: scripts/bench live [--rates 1000,10000] [--seconds 30] [--flagged-share 0.01] [--sqlite]
+``--stages`` also times each step of a warning's way (consumer read, batch handler, decision committed, sender's
+claim, submit_sm written, SMSC), the CPU each part used while publishing and the watchers' garbage-collector pauses.
+
+Usage: scripts/bench live [--rates 1000,10000] [--seconds 30] [--flagged-share 0.01] [--sqlite] [--stages]
 (scripts/bench starts a private PostgreSQL; Redis and the SMSC are started here on loopback.)
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -34,7 +38,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,6 +47,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 STREAM = "fanzha:call-events"
 SYSTEM_ID, PASSWORD = "fanzha", "benchpw"
+PIDS: dict[str, list[int]] = {}  # the processes of a run, by part, for their CPU time
 
 
 def free_port() -> int:
@@ -151,6 +156,7 @@ def watcher(args: argparse.Namespace) -> None:
     from fanzha.outreach.watcher import LiveWatch
     from fanzha.storage.db import Database
 
+    stamps = install_stage_hooks() if args.stages else None
     settings = Settings(database_url=args.database_url, redis_url=args.redis_url, watch_minutes=0,
                         smsc_host="127.0.0.1", smsc_port=args.smsc_port, smsc_system_id=SYSTEM_ID,
                         smsc_password=PASSWORD, smsc_window=args.window,
@@ -178,8 +184,163 @@ def watcher(args: argparse.Namespace) -> None:
            "dispatcher": vars(live.dispatcher.stats) if live.dispatcher else None}
     if live.dispatcher is not None:
         out["smpp"] = vars(live.dispatcher.sender.stats)  # type: ignore[attr-defined]
+    if stamps is not None:
+        out["stages"] = {number: times for number, times in stamps.items() if "written" in times}
+        out["gc"] = gc_summary()
     print(json.dumps(out), flush=True)
     db.dispose()
+
+
+# ---- where the time goes (--stages) ------------------------------------------------------------------------------
+
+STAGES = ("read", "handle", "committed", "claim", "claimed", "written")
+
+
+def install_stage_hooks() -> dict[str, dict[str, float]]:
+    """Wrap the watcher's steps to stamp, per subscriber of a flagged call, when its set-up event reached each one
+    (time.time(), comparable with the generator's and the SMSC's clocks on this machine):
+
+    read: the consumer's pre-check found a flagged number in the entry (XREADGROUP answered and parsed);
+    handle: the watcher's batch handler got it (after waiting for the batch before it);
+    committed: the warning's transaction committed (the durable commit done);
+    claim / claimed: the sender's claim transaction began / committed (just before the submit_sm is written);
+    written: the submit_sm went into the socket. The SMSC's receive time comes from its own log.
+    Only the first stamp of each stage counts (a number is the subscriber of one flagged call)."""
+    from fanzha.outreach.smpp import SmppSender
+    from fanzha.outreach.warnings import FlashDispatcher
+    from fanzha.outreach.watcher import HandleResult, Watcher
+
+    stamps: dict[str, dict[str, float]] = {}
+    refs: dict[int, str] = {}
+    watch_gc()
+
+    def stamp(number: str, stage: str) -> None:
+        stamps.setdefault(number, {}).setdefault(stage, time.time())
+
+    relevant, handle, done = Watcher.relevant, Watcher.handle, Watcher._done
+    claim, send = FlashDispatcher.claim, SmppSender._send
+
+    def relevant_(self: Watcher, caller: str, callee: str) -> bool:
+        found = relevant(self, caller, callee)
+        if found:
+            stamp(caller, "read")
+            stamp(callee, "read")
+        return found
+
+    def handle_(self: Watcher, events: Any, **kwargs: Any) -> Any:
+        for event in events:
+            stamp(event.caller, "handle")
+            stamp(event.callee, "handle")
+        return handle(self, events, **kwargs)
+
+    def done_(self: Watcher, result: HandleResult, **kwargs: Any) -> None:
+        for message in result.warnings:
+            refs[message.ref] = message.destination
+            stamp(message.destination, "committed")
+        done(self, result, **kwargs)
+
+    def claim_(self: FlashDispatcher, batch: Sequence[int]) -> set[int]:
+        for ref in batch:
+            if ref in refs:
+                stamp(refs[ref], "claim")
+        allowed = claim(self, batch)
+        for ref in allowed:
+            if ref in refs:
+                stamp(refs[ref], "claimed")
+        return allowed
+
+    def send_(self: SmppSender, client: Any, pdu: Any) -> None:
+        send(self, client, pdu)
+        if pdu.command == "submit_sm":
+            destination = pdu.destination_addr
+            stamp("+" + (destination.decode() if isinstance(destination, bytes) else str(destination)), "written")
+
+    Watcher.relevant, Watcher.handle, Watcher._done = relevant_, handle_, done_  # type: ignore[method-assign]
+    FlashDispatcher.claim = claim_  # type: ignore[method-assign,assignment]
+    SmppSender._send = send_  # type: ignore[method-assign]
+    return stamps
+
+
+GC_PAUSES: list[tuple[int, float, float]] = []  # (generation, seconds, when) of each collection in this process
+
+
+def watch_gc() -> None:
+    """Time the garbage collector's pauses (they stop every thread of the process)."""
+    import gc
+
+    started: list[float] = [0.0]
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            GC_PAUSES.append((info["generation"], time.perf_counter() - started[0], time.time()))
+
+    gc.callbacks.append(callback)
+
+
+def gc_summary() -> dict[str, Any]:
+    pauses = sorted(seconds * 1000 for _, seconds, _ in GC_PAUSES)
+    return {"collections": len(pauses), "total_ms": round(sum(pauses), 1),
+            "max_ms": round(pauses[-1], 2) if pauses else 0.0,
+            "full": [(round(when, 3), round(seconds * 1000, 1)) for g, seconds, when in GC_PAUSES if g == 2]}
+
+
+def stage_table(stats: list[dict[str, Any]], sent_at: dict[str, float],
+                received: dict[str, float]) -> list[tuple[str, float, float, float]]:
+    """(step, p50 ms, p99 ms, max ms) for each step from XADD to the SMSC."""
+    merged: dict[str, dict[str, float]] = {}
+    for s in stats:
+        merged.update(s.get("stages", {}))
+    steps = ("sent", *STAGES, "smsc")
+    deltas: dict[str, list[float]] = {f"{a} -> {b}": [] for a, b in itertools.pairwise(steps)}
+    for number, times in merged.items():
+        if number not in sent_at or number not in received:
+            continue
+        times = {"sent": sent_at[number], **times, "smsc": received[number]}
+        for a, b in itertools.pairwise(steps):
+            if a in times and b in times:
+                deltas[f"{a} -> {b}"].append((times[b] - times[a]) * 1000)
+    return [(name, round(percentile(v, 0.5), 2), round(percentile(v, 0.99), 2), round(max(v), 2) if v else 0.0)
+            for name, v in deltas.items()]
+
+
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User + system CPU seconds of each live process (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[int, float] = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[pid] = (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def postgres_pids(url: str) -> list[int]:
+    """The processes of the PostgreSQL server at ``url`` (this machine): its postmaster and the postmaster's
+    children (backends, WAL writer, checkpointer...); other servers on the machine are not counted."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        backend = int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+    engine.dispose()
+
+    def parent(pid: int) -> int:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+    postmaster = parent(backend)
+    pids = [postmaster]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if parent(int(entry.name)) == postmaster:
+                    pids.append(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                continue
+    return pids
 
 
 # ---- orchestration ----------------------------------------------------------------------------------------------
@@ -205,7 +366,7 @@ def private_redis() -> Iterator[str]:
     port = free_port()
     cmd = ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--dir", directory, "--save", "",
            "--appendonly", "no"]
-    with process(cmd, stdout=subprocess.DEVNULL):
+    with process(cmd, stdout=subprocess.DEVNULL) as proc:
         import redis
 
         client = redis.Redis(port=port)
@@ -215,6 +376,7 @@ def private_redis() -> Iterator[str]:
                 break
             except redis.ConnectionError:
                 time.sleep(0.05)
+        PIDS["redis"] = [proc.pid]
         yield f"redis://127.0.0.1:{port}/0"
     shutil.rmtree(directory, ignore_errors=True)
 
@@ -226,7 +388,8 @@ def smsc_sim() -> Iterator[tuple[int, str]]:
     port, admin = free_port(), free_port()
     cmd = [sys.executable, "-m", "sim.smsc", "--port", str(port), "--admin-port", str(admin),
            "--system-id", SYSTEM_ID, "--password", PASSWORD]
-    with process(cmd, stderr=subprocess.DEVNULL):
+    with process(cmd, stderr=subprocess.DEVNULL) as proc:
+        PIDS["smsc"] = [proc.pid]
         base = f"http://127.0.0.1:{admin}"
         for _ in range(400):
             try:
@@ -314,8 +477,10 @@ def run(args: argparse.Namespace, rate: int) -> dict[str, Any]:
         client.xgroup_create(STREAM, "watchers", id="0", mkstream=True)
         watchers = [subprocess.Popen([*here, "--role", "watcher", "--name", f"w{i}", "--database-url", url,
                                       "--redis-url", redis_url, "--smsc-port", str(smsc_port),
-                                      "--window", str(args.window), "--smsc-rate", str(args.smsc_rate)],
+                                      "--window", str(args.window), "--smsc-rate", str(args.smsc_rate),
+                                      *(["--stages"] if args.stages else [])],
                                      cwd=ROOT, stdout=subprocess.PIPE) for i in range(args.consumers)]
+        PIDS["watchers"] = [proc.pid for proc in watchers]
         try:
             deadline = time.time() + 30
             while time.time() < deadline and httpx.get(f"{admin}/stats", trust_env=False).json()["counters"].get(
@@ -323,11 +488,23 @@ def run(args: argparse.Namespace, rate: int) -> dict[str, Any]:
                 time.sleep(0.1)
             baseline = warm_up(client, admin, args)
             out = Path(tempfile.mkdtemp(prefix="fanzha-bench-gen-")) / "gen.json"
-            subprocess.run([*here, "--role", "generator", "--redis-url", redis_url, "--rate", str(rate),
-                            "--seconds", str(args.seconds), "--flagged-share", str(args.flagged_share),
-                            "--flagged-count", str(args.flagged_count), "--seed", str(rate), "--out", str(out)],
-                           cwd=ROOT, check=True)
+            PIDS["postgres"] = [] if args.sqlite else postgres_pids(url)
+            others = [pid for pids in PIDS.values() for pid in pids]
+            cpu_before, load_before = cpu_seconds(others), os.getloadavg()
+            gen_proc = subprocess.Popen([*here, "--role", "generator", "--redis-url", redis_url, "--rate", str(rate),
+                                         "--seconds", str(args.seconds), "--flagged-share", str(args.flagged_share),
+                                         "--flagged-count", str(args.flagged_count), "--seed", str(rate),
+                                         "--out", str(out)], cwd=ROOT)
+            _, status, usage = os.wait4(gen_proc.pid, 0)
+            gen_proc.returncode = os.waitstatus_to_exitcode(status)
+            if gen_proc.returncode:
+                raise RuntimeError(f"the generator failed ({gen_proc.returncode})")
+            cpu_after, load_after = cpu_seconds(others), os.getloadavg()
             gen = json.loads(out.read_text())
+            span = gen["end"] - gen["begin"]
+            cpu = {part: round(sum(cpu_after.get(p, 0) - cpu_before.get(p, 0) for p in pids) / span, 2)
+                   for part, pids in PIDS.items()}
+            cpu["generator"] = round((usage.ru_utime + usage.ru_stime) / span, 2)
             group = client.xinfo_groups(STREAM)[0]
             backlog_at_end = int(group.get("lag") or 0) + int(group.get("pending") or 0)
             expected = set(gen["sent_at"])
@@ -386,6 +563,11 @@ def run(args: argparse.Namespace, rate: int) -> dict[str, Any]:
         "p50_ms": round(percentile(latencies, 0.50), 1), "p99_ms": round(percentile(latencies, 0.99), 1),
         "max_ms": round(max(latencies), 1) if latencies else None,
         "per_consumer": [(s.get("name"), s.get("read"), s.get("relevant"), s.get("batches")) for s in stats],
+        "cpu_cores": cpu, "load_before": load_before, "load_after": load_after,
+        "gc": [{**w["gc"], "full": [(round(when - gen["begin"], 1), ms) for when, ms in w["gc"]["full"]]}
+               for w in stats if "gc" in w],
+        "stages": stage_table(stats, gen["sent_at"], {"+" + m["destination_addr"]: m["received_at"]
+                                                     for m in messages}) if args.stages else [],
         "smsc": smsc_stats["counters"], "watchers": stats,
         "doubled_detail": [m for m in messages if destinations["+" + m["destination_addr"]] > 1],
         "latency_by_time": sorted((round(gen["sent_at"]["+" + m["destination_addr"]] - gen["begin"], 3),
@@ -412,6 +594,14 @@ def print_table(rows: list[dict[str, Any]], backend: str) -> None:
     for r in rows:
         print(f"  {r['rate']}/s: per consumer (name, read, relevant, batches) {r['per_consumer']}; "
               f"warnings by status {r['by_status']}")
+        print(f"  {r['rate']}/s: CPU cores busy while publishing {r['cpu_cores']}; load average "
+              f"{' '.join(f'{x:.2f}' for x in r['load_before'])} before, "
+              f"{' '.join(f'{x:.2f}' for x in r['load_after'])} after")
+        for step, p50, p99, top in r["stages"]:
+            print(f"    {step:>22}: p50 {p50:8.2f} ms  p99 {p99:8.2f} ms  max {top:8.2f} ms")
+        if r["stages"]:
+            print(f"  {r['rate']}/s: garbage collector per watcher (full collections: seconds into the run, "
+                  f"pause ms) {r['gc']}")
 
 
 def main() -> None:
@@ -428,6 +618,8 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=20)
     parser.add_argument("--smsc-rate", type=float, default=2000.0)
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--stages", action="store_true",
+                        help="also time each step of a warning's way (the watchers stamp them) and the CPU per part")
     # internal (child processes)
     parser.add_argument("--name", default="w0")
     parser.add_argument("--database-url", default="")

@@ -164,3 +164,10 @@ def test_configured_terms_reach_the_bank_and_the_hold_clock(
     with db.transaction() as session:
         assert alarms.raise_due(session, T0 + timedelta(hours=21), rules) == []
         assert [a.case_number for a in alarms.raise_due(session, T0 + timedelta(hours=23), rules)] == [number]
+
+
+def test_every_console_page_of_an_alarmed_reader_polls_the_badge(principal: MakePrincipal) -> None:
+    for role, polls in ((Role.DUTY_OFFICER, True), (Role.BANK_LIAISON, True), (Role.CALLBACK_AGENT, False)):
+        page = principal(role).client.get("/callbacks" if role is Role.CALLBACK_AGENT else "/alarms")
+        assert page.status_code == 200
+        assert ('hx-get="/alarms/badge"' in page.text) is polls, role

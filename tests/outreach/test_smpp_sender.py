@@ -5,6 +5,7 @@ back-off, the send window, a bind refused, and delivery receipts reported by mes
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -98,6 +99,21 @@ def test_enquire_link_keeps_the_session_alive_both_ways(smsc: SmscSim) -> None:
         wait_for(lambda: smsc.counter("enquire_links_received") >= 3, what="our enquire_links")
         wait_for(lambda: smsc.counter("enquire_link_resps_received") >= 3, what="answers to the SMSC's")
         assert smpp.stats.enquire_links_answered >= 3 and smpp.stats.connects == 1
+
+
+def test_each_pdu_is_sent_at_once_not_held_for_an_ack(smsc: SmscSim) -> None:
+    """TCP_NODELAY on the session's socket, after a reconnect too: Nagle's algorithm would hold a submit_sm while an
+    earlier write is unacknowledged (up to the SMSC's delayed ACK, 40 ms)."""
+    with sender(smsc.config()) as (smpp, _events):
+        for round_ in range(2):
+            client = smpp._client
+            assert client is not None and client._socket is not None
+            assert client._socket.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+            if round_ == 0:
+                smsc.drop()
+                wait_for(lambda: smpp.stats.connects == 2 and smpp.connected, what="the reconnect")
+        smpp.submit([sms(1)])
+        wait_for(lambda: len(smsc.messages()) == 1, what="the submit")
 
 
 def test_a_dropped_connection_reconnects_and_the_unanswered_submit_goes_again_once(smsc: SmscSim) -> None:

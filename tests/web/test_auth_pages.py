@@ -112,7 +112,7 @@ def test_logged_out_pages_redirect_to_login_and_come_back(
 def test_login_never_sends_the_user_off_site(web_anonymous: TestClient, web_user: MakeUser) -> None:
     officer = web_user(Role.DUTY_OFFICER)
     response = login(web_anonymous, officer.username, officer.password, next_path="//evil.example/phish")
-    assert response.headers["location"] == "/cases"
+    assert response.headers["location"] == "/"
 
 
 def test_logged_out_form_posts_do_not_act(web_anonymous: TestClient) -> None:
@@ -159,3 +159,12 @@ def test_pages_carry_a_strict_content_security_policy(web_anonymous: TestClient)
 def test_static_files_are_served_without_a_login(web_anonymous: TestClient) -> None:
     for name in ("console.css", "console.js", "htmx.min.js"):
         assert web_anonymous.get(f"/static/{name}").status_code == 200
+
+
+def test_each_reader_lands_on_a_page_they_may_open(web_anonymous: TestClient, web_user: MakeUser) -> None:
+    agent = web_user(Role.CALLBACK_AGENT)
+    landed = login(web_anonymous, agent.username, agent.password, next_path="")
+    assert landed.headers["location"] == "/"
+    home = web_anonymous.get("/", follow_redirects=False)
+    assert home.headers["location"] == "/callbacks"  # not the case list, which would answer 403
+    assert web_anonymous.get("/callbacks").status_code == 200

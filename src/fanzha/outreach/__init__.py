@@ -6,10 +6,10 @@ a Redis stream that several watchers share as one consumer group (``events.Strea
 (``watcher.py``) holds the flagged-number set (table ``flagged_numbers``, edited through the API and reloaded by
 every watcher within a second, no restart) and keeps each call with a flagged number in ``watched_calls``. When
 the subscriber has been connected for N minutes (``FANZHA_WATCH_MINUTES``; 0 = at ring) it records one flash
-warning (``flash_warnings``, unique per call, so never twice, also across restarts and between watchers) and
-opens a high-priority callback task (``callbacks.open_task``) in the same transaction; a call that ends first is
-recorded as such. The text (``flash.py``) depends on the fraud type and never holds a link or any number but 110
-and 96110. ``warnings.FlashDispatcher`` hands queued warnings to an ``SmsSender`` (``smpp.py``: SMPP 3.4, UCS2
-message class 0, one segment) and matches submit answers and delivery receipts back to each warning.
+warning (``flash_warnings``, unique per call, so never twice, also across restarts and between watchers) and,
+once that is committed, opens a high-priority callback task (``callbacks.open_task``, once per call); a call that
+ends first is recorded as such. The text (``flash.py``) depends on the fraud type and never holds a link or any
+number but 110 and 96110. ``warnings.FlashDispatcher`` hands queued warnings to an ``SmsSender`` (``smpp.py``:
+SMPP 3.4, UCS2 message class 0, one segment) and matches submit answers and delivery receipts back to each warning.
 ``callbacks.py`` and ``callbacks_api.py`` hold the callback queue (劝阻) that agents work through.
 """

@@ -8,12 +8,13 @@ status ``queued``. The ``FlashDispatcher`` hands queued warnings to an ``SmsSend
                          |--refused for good--> rejected
                          \\--session ended unanswered--> queued (sent again)
 
-``claim`` is committed before the submit_sm goes out (without waiting for the disk: ``_no_flush_wait``), naming
-this sender and a lease. A sender that starts finds the rows another sender left in ``sending`` past their lease:
-it cannot know whether the SMSC took them, so it marks them ``unconfirmed`` and never sends them again (a flash
-warning must never reach anyone twice); their high-priority callback task stands, so a person still calls. Submit
-answers and receipts are written by a recorder thread in small batches, in the order they arrived, so a receipt
-is never applied before the answer that gave its message id.
+``claim`` is committed before the submit_sm goes out (without waiting for the disk: ``no_flush_wait``; on
+PostgreSQL one statement, one round trip), naming this sender and a lease. A sender that starts finds the rows
+another sender left in ``sending`` past their lease: it cannot know whether the SMSC took them, so it marks them
+``unconfirmed`` and never sends them again (a flash warning must never reach anyone twice); their high-priority
+callback task stands, so a person still calls, and the duty officer's view shows them apart. Submit answers and
+receipts are written by a recorder thread in small batches, in the order they arrived, so a receipt is never applied
+before the answer that gave its message id.
 """
 
 from __future__ import annotations
@@ -57,15 +58,42 @@ def record(session: Session, *, call_id: str, number: str, flagged: str, fraud_t
     return warning_id
 
 
+def record_many(session: Session, warnings: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """``record`` for several calls in one statement (each dict holds ``record``'s arguments): the ids of the
+    warnings inserted, by call id (a call that already has its warning is left out)."""
+    if not warnings:
+        return {}
+    dialect = session.get_bind().dialect.name
+    if dialect not in _RECORDS_MANY:
+        _RECORDS_MANY[dialect] = (dialect_insert(session, FlashWarning).values(
+            {name: bindparam(name) for name in _RECORD_COLUMNS})
+            .on_conflict_do_nothing(index_elements=["call_id"]).returning(FlashWarning.id, FlashWarning.call_id))
+    rows = session.execute(_RECORDS_MANY[dialect], [{
+        "call_id": w["call_id"], "number": w["number"], "flagged": w["flagged"], "fraud_type": w["fraud_type"],
+        "text": w["text"], "status": S.QUEUED.value if w["sendable"] else S.NOT_SENT.value, "attempts": 0,
+        "callback_task_id": w["callback_task_id"], "created_at": w["now"], "last_error": w.get("note", ""),
+    } for w in warnings]).all()
+    return {row.call_id: row.id for row in rows}
+
+
 _RECORD_COLUMNS = ("call_id", "number", "flagged", "fraud_type", "text", "status", "attempts", "callback_task_id",
                    "created_at", "last_error")
 _RECORDS: dict[str, Any] = {}
+_RECORDS_MANY: dict[str, Any] = {}
 
 
 # ---- the dispatcher ---------------------------------------------------------------------------------------------
 
 _T = cast(Table, FlashWarning.__table__)
 _CLAIM_WHERE = and_(_T.c.id.in_(bindparam("ids", expanding=True)), _T.c.status == S.QUEUED.value)
+_CLAIM = (update(_T).where(_CLAIM_WHERE)
+          .values(status=S.SENDING.value, sending_by=bindparam("by"), sending_until=bindparam("until"),
+                  sent_at=bindparam("now"), attempts=_T.c.attempts + 1))
+# PostgreSQL: the claim is one statement in a transaction of its own (autocommit: no BEGIN, no COMMIT round trip)
+# that turns off the wait for the disk flush for itself (set_config(..., is_local => true) holds until the commit
+# that ends the statement), as ``no_flush_wait`` does for a longer transaction.
+_CLAIM_PG = _CLAIM.returning(_T.c.id, func.set_config("synchronous_commit", "off", True))
+_CLAIM_SQLITE = _CLAIM.returning(_T.c.id)
 _SUBMITTED = (update(_T).where(_T.c.id == bindparam("ref"), _T.c.status == S.SENDING.value)
               .values(status=S.SUBMITTED.value, message_id=bindparam("mid"), submitted_at=bindparam("at"),
                       sending_by=None, sending_until=None))
@@ -107,6 +135,7 @@ class FlashDispatcher:
         self.max_held = max_held
         self.stats = DispatcherStats()
         self._records: queue.SimpleQueue[tuple[str, Any] | None] = queue.SimpleQueue()
+        self._autocommit = db.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -154,13 +183,13 @@ class FlashDispatcher:
         if not refs:
             return set()
         now = self.clock()
-        stmt = (update(_T).where(_CLAIM_WHERE)
-                .values(status=S.SENDING.value, sending_by=self.instance, sending_until=now + self.lease,
-                        sent_at=now, attempts=_T.c.attempts + 1)
-                .returning(_T.c.id))
-        with self.db.transaction() as session:
-            _no_flush_wait(session)
-            claimed = set(session.execute(stmt, {"ids": list(refs)}).scalars())
+        params = {"ids": list(refs), "by": self.instance, "until": now + self.lease, "now": now}
+        if self.db.dialect == "postgresql":  # one round trip: it is on the way of every flash SMS
+            with self._autocommit.connect() as conn:
+                claimed = {row[0] for row in conn.execute(_CLAIM_PG, params)}
+        else:
+            with self.db.transaction() as session:
+                claimed = set(session.execute(_CLAIM_SQLITE, params).scalars())
         self.stats.claimed += len(claimed)
         return claimed
 
@@ -171,7 +200,7 @@ class FlashDispatcher:
                                  _T.c.sending_by == self.instance)
                 .values(status=S.QUEUED.value, sending_by=None, sending_until=None))
         with self.db.transaction() as session:
-            _no_flush_wait(session)
+            no_flush_wait(session)
             session.execute(stmt)
         self.stats.released += len(refs)
 
@@ -252,7 +281,7 @@ class FlashDispatcher:
         if not items:
             return
         with self.db.transaction() as session:
-            _no_flush_wait(session)
+            no_flush_wait(session)
             for kind, payload in items:
                 if kind == "submitted":
                     session.execute(_SUBMITTED, payload)
@@ -275,8 +304,11 @@ class FlashDispatcher:
         return bool(affected(session.execute(_RECEIPT_FINAL, {**params, "new_status": status.value})))
 
 
-def _no_flush_wait(session: Session) -> None:
+def no_flush_wait(session: Session) -> None:
     """On PostgreSQL, commit without waiting for the WAL flush (``synchronous_commit`` off, this transaction only).
+
+    For bookkeeping that may be lost with the database server (not with this process): the sender's claims and
+    answers below, and the watcher's link from a warning to its callback task (the sweep writes a lost one again).
 
     The sender's own bookkeeping needs to survive this process dying, not the database server crashing: a commit
     is in the server the moment it returns, and on disk within a fraction of a second. Should the server itself

@@ -18,7 +18,7 @@ from fanzha.cases.normalize import account_number, phone_e164, url_value
 from fanzha.config import Settings
 from fanzha.errors import Conflict, DomainError, Forbidden, InvalidInput
 from fanzha.storage.db import Database
-from fanzha.web.console import ConsoleRoute, FormDep, PageActor, check_csrf, field, need
+from fanzha.web.console import ConsoleRoute, FormDep, PageActor, check_csrf, field, home_for, need
 from fanzha.web.filters import ListForm, to_filter
 from fanzha.web.forms import Errors, FieldError, facts_from_form
 from fanzha.web.highlight import segments
@@ -33,8 +33,9 @@ NOTICES = frozenset({"created", "duplicate", "facts_added", "status_changed", "i
 
 
 @router.get("/")
-def home() -> Response:
-    return RedirectResponse("/cases", status_code=303)
+def home(actor: PageActor) -> Response:
+    """Each reader's own first page (a callback agent has no case list to land on)."""
+    return RedirectResponse(home_for(actor), status_code=303)
 
 
 @router.get("/cases")

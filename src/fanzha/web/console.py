@@ -15,6 +15,7 @@ from starlette.datastructures import FormData
 from fanzha.auth.actor import Actor
 from fanzha.auth.dependencies import CSRF_HEADER, optional_actor, require_form_csrf
 from fanzha.auth.permissions import Permission, allowed
+from fanzha.auth.roles import Role
 from fanzha.errors import DomainError, Forbidden
 from fanzha.web.templating import render
 
@@ -38,7 +39,14 @@ class LoginRequired(Exception):
         self.next_path = next_path
 
 
-def safe_next(value: str | None, default: str = "/cases") -> str:
+def home_for(actor: Actor) -> str:
+    """The first page a reader may open: the case list, or the callback queue for a callback agent."""
+    if allowed(actor.role, Permission.CASE_READ):
+        return "/cases"
+    return "/callbacks" if actor.role is Role.CALLBACK_AGENT else "/cases"
+
+
+def safe_next(value: str | None, default: str = "/") -> str:
     """A local path to return to after login; anything that could leave the site becomes the default."""
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
         return default
