@@ -15,32 +15,23 @@ loop's one thread and never interleave inside the books.
 
 from __future__ import annotations
 
-import asyncio
-import json
-import uuid
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, Field
 
 from fanzha.banking import messages as m
-from fanzha.banking.signing import BadSignature, verify_and_parse
+from fanzha.banking.signing import verify_and_parse
 from sim.banks.faults import ANY_BANK, FaultMode
 from sim.banks.ledger import Account, AccountStatus, Channel, Hold, LedgerError, Transaction
-from sim.banks.service import BankService, Reply
-
-JSON = "application/json"
-LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+from sim.banks.service import BankService
+from sim.endpoint import StrictModel, add_admin_routes, arm_fault, loopback_only, new_app, serve_message
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class NewAccount(_Model):
+class NewAccount(StrictModel):
     bank: str
     account: m.Account
     holder_name: Annotated[str, Field(min_length=1, max_length=64)]
@@ -49,12 +40,12 @@ class NewAccount(_Model):
     status: AccountStatus = AccountStatus.ACTIVE
 
 
-class Party(_Model):
+class Party(StrictModel):
     bank: str
     account: m.Account
 
 
-class Movement(_Model):
+class Movement(StrictModel):
     """``from`` null: money from outside (a deposit); ``to`` null: money leaving (cash, abroad...)."""
 
     from_: Party | None = Field(default=None, alias="from")
@@ -67,19 +58,15 @@ class Movement(_Model):
     memo: Annotated[str, Field(max_length=200)] = ""
 
 
-class FaultRequest(_Model):
+class FaultRequest(StrictModel):
     bank: str = ANY_BANK
     mode: FaultMode
     count: Annotated[int, Field(ge=1, le=1_000_000)] = 1
     delay_ms: Annotated[int, Field(ge=0, le=600_000)] | None = None
 
 
-class ClockRequest(_Model):
+class ClockRequest(StrictModel):
     advance_seconds: Annotated[float, Field(ge=0)]
-
-
-class LatencyRequest(_Model):
-    latency_ms: Annotated[int, Field(ge=0, le=600_000)]
 
 
 def _money(value: Decimal) -> str:
@@ -106,12 +93,7 @@ def hold_view(h: Hold) -> dict[str, Any]:
 
 
 def create_app(service: BankService) -> FastAPI:
-    app = FastAPI(title="Simulated banks", docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.service = service
-
-    def loopback_only(request: Request) -> None:
-        if request.client is None or request.client.host not in LOOPBACK:
-            raise HTTPException(403, "admin endpoints answer loopback clients only")
+    app = new_app("Simulated banks", service)
 
     def known_bank(code: str) -> str:
         if code not in service.signers:
@@ -135,9 +117,6 @@ def create_app(service: BankService) -> FastAPI:
             "transactions": [transaction_view(t) for t in a.transactions],
         }
 
-    def reply(r: Reply) -> Response:
-        return Response(r.payload, status_code=r.status, media_type=JSON)
-
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
         service.center_keys.ring()
@@ -148,47 +127,12 @@ def create_app(service: BankService) -> FastAPI:
     async def message(bank_code: str, request: Request) -> Response:
         if bank_code not in service.signers:
             return JSONResponse({"error": "unknown_bank", "message": f"no simulated bank {bank_code}"}, 404)
-        stats = service.stats.bank(bank_code)
-        stats.received += 1
-        raw = await request.body()
-        try:
-            envelope = verify_and_parse(raw, service.center_keys.ring())
-        except BadSignature as exc:
-            stats.bad_signature += 1
-            return reply(service.error(bank_code, 401, "bad_signature", str(exc), _readable_id(raw)))
-        except m.MessageError as exc:
-            stats.malformed += 1
-            return reply(service.error(bank_code, 422, "invalid_message", str(exc), _readable_id(raw)))
-        refused = service.check_route(bank_code, envelope)
-        if refused is not None:
-            stats.malformed += 1
-            return reply(refused)
-        withheld = service.withheld(bank_code, envelope)
-        if withheld is not None:  # a poll for an answer the bank has not given yet
-            return reply(withheld)
-        shot = service.faults.take(bank_code)
-        if shot is not None:
-            stats.faults[shot.mode.value] += 1
-            if shot.mode is FaultMode.TIMEOUT:
-                await asyncio.sleep(shot.delay_s)  # the client gave up long ago; nothing was applied
-                return JSONResponse({"error": "timeout", "message": "simulated timeout"}, 504)
-            if shot.mode is FaultMode.ERROR_500:
-                return JSONResponse({"error": "internal", "message": "simulated internal error"}, 500)
-        answer = service.process(bank_code, envelope)
-        if shot is not None and shot.mode is FaultMode.DEFERRED:
-            service.defer(bank_code, envelope, shot.delay_s)
-            answer = service.withheld(bank_code, envelope) or answer
-        delay = service.latency_s
-        if shot is not None and shot.mode is FaultMode.DUPLICATE:
-            # The network delivers the instruction a second time: acted on once, answered identically.
-            service.process(bank_code, envelope)
-        if shot is not None and shot.mode is FaultMode.LATE:
-            delay += shot.delay_s
-        if delay:
-            await asyncio.sleep(delay)
-        return reply(answer)
+        return await serve_message(service, bank_code, request, counters=service.stats.bank(bank_code),
+                                   verify=lambda raw: verify_and_parse(raw, service.center_keys.ring()),
+                                   acks=service)
 
     admin = [Depends(loopback_only)]
+    add_admin_routes(app, service, admin, stats=lambda: service.stats.to_dict())
 
     @app.post("/admin/accounts", dependencies=admin, status_code=201, response_model=None)
     async def open_account(spec: NewAccount) -> dict[str, Any] | JSONResponse:
@@ -229,46 +173,14 @@ def create_app(service: BankService) -> FastAPI:
         service.persist()
         return {"transactions": [transaction_view(t) for t in legs]}
 
-    @app.get("/admin/faults", dependencies=admin)
-    async def faults() -> dict[str, Any]:
-        return {"armed": service.faults.snapshot()}
-
     @app.post("/admin/faults", dependencies=admin, status_code=201)
     async def arm(spec: FaultRequest) -> dict[str, Any]:
-        if spec.bank != ANY_BANK:
-            known_bank(spec.bank)
-        service.faults.arm(spec.bank, spec.mode, spec.count, spec.delay_ms)
-        return {"armed": service.faults.snapshot()}
-
-    @app.delete("/admin/faults", dependencies=admin)
-    async def disarm() -> dict[str, Any]:
-        service.faults.clear()
-        return {"armed": {}}
-
-    @app.get("/admin/stats", dependencies=admin)
-    async def stats() -> dict[str, Any]:
-        return service.stats.to_dict()
+        return arm_fault(service, spec.bank, spec, known_bank)
 
     @app.post("/admin/clock", dependencies=admin)
     async def clock(spec: ClockRequest) -> dict[str, Any]:
         service.advance_clock(spec.advance_seconds)
         return {"now": service.clock().isoformat(), "offset_seconds": service.clock.offset.total_seconds()}
 
-    @app.post("/admin/latency", dependencies=admin)
-    async def latency(spec: LatencyRequest) -> dict[str, Any]:
-        service.latency_s = spec.latency_ms / 1000
-        return {"latency_ms": spec.latency_ms}
-
     return app
 
-
-def _readable_id(raw: bytes) -> str | None:
-    """The refused message's id, if it has a well-formed one (so the center can match the refusal)."""
-    try:
-        data = json.loads(raw)
-        value = data.get("id") if isinstance(data, dict) else None
-        if isinstance(value, str) and uuid.UUID(value).version == 4 and str(uuid.UUID(value)) == value:
-            return value
-    except (ValueError, UnicodeDecodeError):
-        pass
-    return None

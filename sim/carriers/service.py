@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from fanzha.audit.service import canonical_json
-from fanzha.banking.keys import KeyRing, SigningKey, ensure_key
+from fanzha.channel.keys import KeyRing, SigningKey, ensure_key
 from fanzha.telecom.carriers import messages as m
 from fanzha.telecom.carriers.adapter import CARRIERS_KEYRING
 from fanzha.telecom.carriers.routing import BASE_CARRIERS

@@ -111,6 +111,17 @@ def test_cases_sharing_a_mule_are_traced_together(db: Database, principal: MakeP
         assert store.case_scope(session, b) == [b, a]
 
 
+def test_a_hub_account_brings_only_the_most_recent_cases_into_a_trace(db: Database,
+                                                                     principal: MakePrincipal) -> None:
+    ids = [_case_id(db, _file(principal, amount=str(1000 + i))[0]) for i in range(5)]
+    with db.transaction() as session:
+        for i, case_id in enumerate(ids):  # every case's statement shows the same account
+            store.save_legs(session, case_id=case_id, instruction_id=None, source="bank", legs=[
+                _leg(A1, f"hub{i}", i, "in", "1000", other=("BOC", "6217850000000000001"), balance="1000")])
+        assert store.case_scope(session, ids[0], max_cases=3) == [ids[0], ids[3], ids[4]]
+        assert store.case_scope(session, ids[0]) == ids  # under the default cap: all of them
+
+
 def test_known_accounts_marks_a_short_stop_stale_until_asked_again(db: Database, principal: MakePrincipal) -> None:
     number, _ = _file(principal)
     case_id = _case_id(db, number)

@@ -25,7 +25,7 @@ from fanzha.banking.lifecycle import HoldRules
 from fanzha.banking.messages import Envelope, MessageType, parse_envelope
 from fanzha.banking.models import BankInstruction, OutboxMessage
 from fanzha.cases.models import Case
-from fanzha.storage.db import Database
+from fanzha.storage.db import Database, mark_background
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,8 @@ class Dispatcher:
         self.on_answer = on_answer
         self.rules = rules
         self.parallel = parallel
-        self._pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="bank-send")
+        self._pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="bank-send",
+                                        initializer=mark_background)
 
     def run_once(self) -> DispatchStats:
         """Deliver every message due now; returns what happened."""
@@ -79,6 +80,7 @@ class Dispatcher:
         """Deliver continuously with up to ``parallel`` sends in flight: a slot freed by a quick bank is
         refilled at once instead of waiting for the slowest send of a round, so one slow bank does not hold
         the others' messages back."""
+        mark_background()  # claims are background writes: people's requests go first on SQLite
         in_flight: set[Future[str]] = set()
         while not stop.is_set():
             room = self.parallel - len(in_flight)

@@ -35,14 +35,9 @@ already normalised (no spaces or dashes); unknown fields are refused.
 
 from __future__ import annotations
 
-import json
-import re
-import uuid
-from collections.abc import Mapping
-from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import (
     AfterValidator,
@@ -52,39 +47,28 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
-    PrivateAttr,
-    ValidationError,
-    field_validator,
     model_validator,
 )
 
+from fanzha.channel.envelope import SignedEnvelope
+
+# The channel's names, re-exported: bank code has always imported them from here.
+from fanzha.channel.wire import CENTER as CENTER
+from fanzha.channel.wire import KID_RE as KID_RE
+from fanzha.channel.wire import PROTOCOL_VERSION as PROTOCOL_VERSION
+from fanzha.channel.wire import SIG_RE as SIG_RE
+from fanzha.channel.wire import InvalidMessage as InvalidMessage
+from fanzha.channel.wire import MessageError as MessageError
+from fanzha.channel.wire import Partner, lookup, require
+from fanzha.channel.wire import UnknownMessageType as UnknownMessageType
+from fanzha.channel.wire import UnsupportedVersion as UnsupportedVersion
+from fanzha.channel.wire import Uuid4Str as Uuid4Str
+from fanzha.channel.wire import decode_object as decode_object
 from fanzha.money import CURRENCIES, minor_units
 
-PROTOCOL_VERSION: Final = 1
-CENTER: Final = "center"
 _MAX_AMOUNT = Decimal(10) ** 15
 _AMOUNT_QUANTUM = Decimal("0.0001")  # storage keeps 4 decimals (fanzha.storage.types.MONEY_SCALE)
 BANK_CODE_RE: Final = r"[A-Z0-9]{2,12}"
-ORG_RE: Final = rf"^(center|bank:{BANK_CODE_RE})$"
-KID_RE: Final = r"^[0-9a-f]{16}$"
-# 64 raw signature bytes in standard base64 with padding.
-SIG_RE: Final = r"^[A-Za-z0-9+/]{86}==$"
-
-
-class MessageError(ValueError):
-    """A message that this build cannot accept; ``str()`` says why and is safe to log and return."""
-
-
-class UnsupportedVersion(MessageError):
-    pass
-
-
-class UnknownMessageType(MessageError):
-    pass
-
-
-class InvalidMessage(MessageError):
-    pass
 
 
 class MessageType(StrEnum):
@@ -138,27 +122,6 @@ def _amount_scale(value: Decimal) -> Decimal:
     return value
 
 
-def _uuid4(value: str) -> str:
-    try:
-        parsed = uuid.UUID(value)
-    except ValueError as exc:
-        raise ValueError(f"{value!r} is not a UUID") from exc
-    # Only the canonical lower-case form: one id, one spelling, so ids compare as strings everywhere.
-    if parsed.version != 4 or str(parsed) != value:
-        raise ValueError(f"{value!r} is not a canonical lower-case UUID4")
-    return value
-
-
-def _aware_iso(value: str) -> str:
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise ValueError(f"{value!r} is not an ISO 8601 time") from exc
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise ValueError(f"{value!r} has no UTC offset: times must be timezone-aware")
-    return value
-
-
 def _currency(value: str) -> str:
     # Exact code only: the wire is not the place to forgive "cny " (check_currency would).
     if value not in CURRENCIES:
@@ -177,7 +140,6 @@ Amount = Annotated[_Decimal, Field(gt=0)]
 NonNegativeAmount = Annotated[_Decimal, Field(ge=0)]
 SignedAmount = _Decimal  # balances can be negative (overdraft, credit card)
 Currency = Annotated[str, AfterValidator(_currency)]
-Uuid4Str = Annotated[str, AfterValidator(_uuid4)]
 Account = Annotated[str, Field(pattern=r"^[0-9A-Z]{6,40}$", description="normalised: 6-40 digits or letters")]
 BankCode = Annotated[str, Field(pattern=rf"^{BANK_CODE_RE}$", description="bank code, e.g. ABC, ICBC")]
 CaseNumber = Annotated[str, Field(pattern=r"^[A-Z]{1,6}\d{8}-\d{6}$", description="e.g. SH20261125-000123")]
@@ -313,11 +275,6 @@ class Return(_Body):
 
 # ---- answers (bank -> center) --------------------------------------------------------------------------------
 
-def _require(condition: bool, message: str) -> None:
-    if not condition:
-        raise ValueError(message)
-
-
 class StopPaymentResult(_Body):
     """The bank's answer to a StopPayment (ISO 20022 relative: camt.029 resolution of investigation).
 
@@ -336,10 +293,10 @@ class StopPaymentResult(_Body):
     @model_validator(mode="after")
     def _consistent(self) -> StopPaymentResult:
         if self.status == "rejected":
-            _require(self.held_amount == 0, "a rejected stop-payment holds nothing (held_amount must be 0)")
-            _require(self.reason is not None, "a rejected stop-payment needs a reason")
+            require(self.held_amount == 0, "a rejected stop-payment holds nothing (held_amount must be 0)")
+            require(self.reason is not None, "a rejected stop-payment needs a reason")
         else:
-            _require(self.expires_at is not None, f"a {self.status} stop-payment needs expires_at")
+            require(self.expires_at is not None, f"a {self.status} stop-payment needs expires_at")
         return self
 
 
@@ -354,10 +311,10 @@ class FreezeResult(_Body):
     @model_validator(mode="after")
     def _consistent(self) -> FreezeResult:
         if self.status == "rejected":
-            _require(self.frozen_amount == 0, "a rejected freeze freezes nothing (frozen_amount must be 0)")
-            _require(self.reason is not None, "a rejected freeze needs a reason")
+            require(self.frozen_amount == 0, "a rejected freeze freezes nothing (frozen_amount must be 0)")
+            require(self.reason is not None, "a rejected freeze needs a reason")
         else:
-            _require(self.expires_at is not None, f"a {self.status} freeze needs expires_at")
+            require(self.expires_at is not None, f"a {self.status} freeze needs expires_at")
         return self
 
 
@@ -370,9 +327,9 @@ class RenewResult(_Body):
     @model_validator(mode="after")
     def _consistent(self) -> RenewResult:
         if self.status == "rejected":
-            _require(self.reason is not None, "a rejected renewal needs a reason")
+            require(self.reason is not None, "a rejected renewal needs a reason")
         else:
-            _require(self.expires_at is not None, "a renewal needs the new expires_at")
+            require(self.expires_at is not None, "a renewal needs the new expires_at")
         return self
 
 
@@ -383,7 +340,7 @@ class ReleaseResult(_Body):
 
     @model_validator(mode="after")
     def _consistent(self) -> ReleaseResult:
-        _require(self.status != "rejected" or self.reason is not None, "a rejected release needs a reason")
+        require(self.status != "rejected" or self.reason is not None, "a rejected release needs a reason")
         return self
 
 
@@ -441,11 +398,11 @@ class ReturnResult(_Body):
     @model_validator(mode="after")
     def _consistent(self) -> ReturnResult:
         if self.status == "rejected":
-            _require(self.returned_amount == 0, "a rejected return moves nothing (returned_amount must be 0)")
-            _require(self.reason is not None, "a rejected return needs a reason")
+            require(self.returned_amount == 0, "a rejected return moves nothing (returned_amount must be 0)")
+            require(self.reason is not None, "a rejected return needs a reason")
         else:
-            _require(self.returned_amount > 0, "a return moves money (returned_amount must be above 0)")
-            _require(self.executed_at is not None, "a return needs executed_at")
+            require(self.returned_amount > 0, "a return moves money (returned_amount must be above 0)")
+            require(self.executed_at is not None, "a return needs executed_at")
         return self
 
 
@@ -491,183 +448,40 @@ _BODIES: Final[dict[MessageType, type[_Body]]] = {
     MessageType.ACK: Ack,
     MessageType.ERROR: Error,
 }
-_TYPE_OF: Final[dict[type[_Body], MessageType]] = {model: kind for kind, model in _BODIES.items()}
+
+
+BANK: Final = Partner(name="bank", code_re=BANK_CODE_RE, code_field="bank_code", instructions=INSTRUCTION_TYPES,
+                      answers=ANSWER_TYPES)
+ORG_RE: Final = BANK.org_re
 
 
 def message_type(value: str | MessageType) -> MessageType:
     """The MessageType named ``value``; ``UnknownMessageType`` names what was given otherwise."""
-    try:
-        return MessageType(value)
-    except ValueError:
-        known = ", ".join(t.value for t in MessageType)
-        raise UnknownMessageType(f"unknown message type {value!r} (known: {known})") from None
+    return lookup(MessageType, value)
 
 
 def body_model(kind: str | MessageType) -> type[BaseModel]:
     return _BODIES[message_type(kind)]
 
 
-def type_of(body: BaseModel) -> MessageType:
-    kind = _TYPE_OF.get(type(body)) if isinstance(body, _Body) else None
-    if kind is None:
-        raise UnknownMessageType(f"{type(body).__name__} is not a message body")
-    return kind
-
-
 def bank_code_of(org: str) -> str | None:
     """``"bank:ABC"`` -> ``"ABC"``; ``"center"`` -> None."""
-    return org.removeprefix("bank:") if org.startswith("bank:") else None
+    return BANK.code_of(org)
 
 
-def _check_routing(kind: MessageType, sender: str, recipient: str, body: BaseModel) -> None:
-    """Instructions go center -> one bank, answers come back; a body naming a bank must name the recipient."""
-    if kind in INSTRUCTION_TYPES:
-        _require(sender == CENTER and bank_code_of(recipient) is not None,
-                 f"{kind} goes from center to a bank, not from {sender} to {recipient}")
-    elif kind in ANSWER_TYPES:
-        _require(recipient == CENTER and bank_code_of(sender) is not None,
-                 f"{kind} goes from a bank to center, not from {sender} to {recipient}")
-    else:
-        _require(CENTER in (sender, recipient) and sender != recipient,
-                 f"{kind} goes between center and a bank, not from {sender} to {recipient}")
-    bank_code = getattr(body, "bank_code", None)
-    if bank_code is not None:
-        # A misrouted instruction (ICBC's account sent to ABC) must fail here, not at the wrong bank.
-        _require(bank_code_of(recipient) == bank_code, f"body.bank_code {bank_code} but recipient is {recipient}")
+class Envelope(SignedEnvelope[MessageType, MessageBody]):
+    """One signed message between the center and a bank; see the module docstring for the wire rules."""
 
-
-class Envelope(BaseModel):
-    """One signed message as it travels; see the module docstring for the wire rules."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    v: Literal[1]
-    type: MessageType
-    id: Uuid4Str
-    idempotency_key: Annotated[str, Field(pattern=r"^[A-Za-z0-9._:\-]{1,128}$")]
-    sent_at: Annotated[str, Field(max_length=64), AfterValidator(_aware_iso)]
-    sender: Annotated[str, Field(pattern=ORG_RE)]
-    recipient: Annotated[str, Field(pattern=ORG_RE)]
-    kid: Annotated[str, Field(pattern=KID_RE)]
-    body: dict[str, Any]
-    sig: Annotated[str, Field(pattern=SIG_RE)]
-
-    _typed: _Body | None = PrivateAttr(default=None)
-
-    @field_validator("v", mode="before")
-    @classmethod
-    def _version(cls, value: object) -> object:
-        # Literal[1] would take True or 1.0 and then re-serialise them as 1, which breaks the signature.
-        if type(value) is not int or value != PROTOCOL_VERSION:
-            raise UnsupportedVersion(f"protocol version {value!r} is not supported (this build speaks v1)")
-        return value
-
-    @model_validator(mode="after")
-    def _typed_and_routed(self) -> Envelope:
-        try:
-            self._typed = _BODIES[self.type].model_validate(self.body)
-        except ValidationError as exc:
-            # Re-raised as a plain ValueError so the error path reads "body.<field>", not a nested dump.
-            raise ValueError(_describe(exc, prefix="body")) from None
-        _check_routing(self.type, self.sender, self.recipient, self._typed)
-        return self
-
-    def typed_body(self) -> MessageBody:
-        assert self._typed is not None  # set by validation; an Envelope cannot exist without it
-        return self._typed  # type: ignore[return-value]  # _BODIES holds exactly the MessageBody classes
-
-    @property
-    def sent_time(self) -> datetime:
-        return datetime.fromisoformat(self.sent_at)
+    PARTNER = BANK
+    BODIES = _BODIES
 
     @property
     def bank_code(self) -> str:
         """The bank on the other side of this message, whichever direction it travels."""
-        code = bank_code_of(self.recipient) or bank_code_of(self.sender)
-        assert code is not None  # routing validation guarantees one bank side
-        return code
-
-    def to_wire(self) -> dict[str, Any]:
-        """The exact dict that was signed (a copy: callers may not disturb the signed form)."""
-        wire: dict[str, Any] = self.model_dump(mode="json")
-        return wire
-
-    def to_json_bytes(self) -> bytes:
-        return json.dumps(self.to_wire(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return self.partner_code
 
 
-def new_envelope(body: MessageBody, *, sender: str, recipient: str, idempotency_key: str,
-                 message_id: str | None = None, sent_at: datetime | None = None) -> dict[str, Any]:
-    """The unsigned wire dict (no ``kid``, no ``sig``) for ``body``; pass it to ``signing.sign``.
-
-    Routing is checked here so that a misaddressed instruction never gets as far as a signature.
-    """
-    kind = type_of(body)
-    if not re.fullmatch(ORG_RE, sender) or not re.fullmatch(ORG_RE, recipient):
-        raise InvalidMessage(f"sender and recipient are 'center' or 'bank:<CODE>', got {sender!r}, {recipient!r}")
-    if sent_at is None:
-        sent_at = datetime.now(UTC)
-    elif sent_at.tzinfo is None:
-        raise InvalidMessage("naive sent_at refused: times must be timezone-aware")
-    try:
-        _check_routing(kind, sender, recipient, body)
-    except ValueError as exc:
-        raise InvalidMessage(str(exc)) from None
-    return {
-        "v": PROTOCOL_VERSION,
-        "type": kind.value,
-        "id": message_id or str(uuid.uuid4()),
-        "idempotency_key": idempotency_key,
-        "sent_at": sent_at.isoformat(),
-        "sender": sender,
-        "recipient": recipient,
-        "body": body.model_dump(mode="json"),
-    }
-
-
-def decode_object(raw: bytes | str | Mapping[str, Any]) -> Mapping[str, Any]:
-    """A received message as a JSON object (bytes/text are decoded; a mapping is taken as is)."""
-    data: object
-    if isinstance(raw, bytes | str):
-        try:
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise InvalidMessage(f"message is not JSON: {exc}") from None
-    else:
-        data = raw
-    if not isinstance(data, Mapping):
-        raise InvalidMessage(f"message must be a JSON object, got {type(data).__name__}")
-    return data
-
-
-def parse_envelope(raw: bytes | str | dict[str, Any]) -> Envelope:
-    """Validate a received message (JSON bytes/text or an already-decoded dict).
-
-    Raises ``UnsupportedVersion`` / ``UnknownMessageType`` naming the offending value, or ``InvalidMessage``;
-    all are ``MessageError``, a ``ValueError``. This does not check the signature: call
-    ``signing.verify`` on the same dict first.
-    """
-    data = dict(decode_object(raw))
-    # Version first, then type: a v2 message may have types and bodies this build cannot judge.
-    version = data.get("v")
-    if type(version) is not int or version != PROTOCOL_VERSION:
-        raise UnsupportedVersion(f"protocol version {version!r} is not supported (this build speaks v1)")
-    kind = data.get("type")
-    if not isinstance(kind, str):
-        raise UnknownMessageType(f"message type {kind!r} is not a string")
-    message_type(kind)
-    try:
-        return Envelope.model_validate(data)
-    except ValidationError as exc:
-        raise InvalidMessage("invalid message: " + _describe(exc)) from None
-
-
-def _describe(exc: ValidationError, prefix: str = "") -> str:
-    parts = []
-    for error in exc.errors(include_url=False, include_input=False):
-        # A ValueError from our own validators reads better without pydantic's "Value error, " prefix.
-        ctx = error.get("ctx") or {}
-        message = str(ctx["error"]) if error["type"] == "value_error" and "error" in ctx else error["msg"]
-        where = ".".join(str(p) for p in (prefix, *error["loc"]) if p != "")
-        parts.append(f"{where}: {message}" if where else message)
-    return "; ".join(parts)
+type_of = Envelope.kind_of
+new_envelope = Envelope.build  # the unsigned wire dict; routing is checked before anything is signed
+# Validates a received message; does not check the signature: call signing.verify on the same dict first.
+parse_envelope = Envelope.parse

@@ -27,7 +27,7 @@ from fanzha.banking.instructions import expire_due
 from fanzha.banking.keys import SigningKey
 from fanzha.banking.lifecycle import HoldRules
 from fanzha.config import Settings
-from fanzha.storage.db import Database
+from fanzha.storage.db import Database, mark_background
 
 if TYPE_CHECKING:  # only for hints: `fanzha db upgrade` reaches this module and need not load the web stack
     from fastapi import FastAPI
@@ -99,6 +99,7 @@ def _deliver_and_sweep(db: Database, dispatcher: Dispatcher, stop: threading.Eve
     sweeper_stop = threading.Event()
 
     def sweep() -> None:
+        mark_background()
         while not sweeper_stop.wait(sweep_every_s):
             try:
                 with db.transaction() as session:

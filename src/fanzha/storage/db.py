@@ -15,17 +15,68 @@ from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
 READ_ONLY = "fanzha_read_only"
-# One write lock per SQLite file in this process. SQLite lets one writer in at a time and makes the others
+# One write queue per SQLite file in this process. SQLite lets one writer in at a time and makes the others
 # wait in its busy handler, which sleeps in steps of up to 100 ms: under load that, not the work, set the
-# tail latency. Threads of one process queue here instead and are woken the moment the writer commits.
-_SQLITE_WRITERS: dict[str, threading.RLock] = {}
-_SQLITE_WRITERS_GUARD = threading.Lock()
+# tail latency. Threads of one process queue here instead and are woken the moment the writer commits, and
+# people's requests go before background work (the bank dispatcher, the tracing loop), so a report filed
+# while answers pour in is not kept waiting behind them.
 WRITER_QUEUE_S = 10.0
+_background = threading.local()
 
 
-def _sqlite_writer(database: str) -> threading.RLock:
+def mark_background() -> None:
+    """Mark the calling thread as background work: its SQLite writes yield to waiting requests.
+
+    Use as a thread pool's ``initializer`` (or call at the start of a worker thread)."""
+    _background.on = True
+
+
+class WriterQueue:
+    """A reentrant lock that serves waiting foreground threads before background ones."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._owner: int | None = None
+        self._depth = 0
+        self._foreground_waiting = 0
+
+    def acquire(self, timeout: float) -> bool:
+        me = threading.get_ident()
+        background = getattr(_background, "on", False)
+        with self._cond:
+            if self._owner == me:
+                self._depth += 1
+                return True
+            if not background:
+                self._foreground_waiting += 1
+            try:
+                free = self._cond.wait_for(
+                    lambda: self._owner is None and (not background or self._foreground_waiting == 0), timeout)
+            finally:
+                if not background:
+                    self._foreground_waiting -= 1
+            if not free:
+                if not background:
+                    self._cond.notify_all()  # background waiters may go now that this one gave up
+                return False
+            self._owner, self._depth = me, 1
+            return True
+
+    def release(self) -> None:
+        with self._cond:
+            self._depth -= 1
+            if self._depth == 0:
+                self._owner = None
+                self._cond.notify_all()
+
+
+_SQLITE_WRITERS: dict[str, WriterQueue] = {}
+_SQLITE_WRITERS_GUARD = threading.Lock()
+
+
+def _sqlite_writer(database: str) -> WriterQueue:
     with _SQLITE_WRITERS_GUARD:
-        return _SQLITE_WRITERS.setdefault(database, threading.RLock())
+        return _SQLITE_WRITERS.setdefault(database, WriterQueue())
 
 
 def make_engine(url: str) -> Engine:

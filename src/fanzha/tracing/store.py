@@ -75,12 +75,21 @@ def legs_of_row(row: LedgerRow) -> list[Leg]:
     return legs
 
 
-def case_scope(session: Session, case_id: int) -> list[int]:
-    """This case and every case whose statements share an account with it (traced together)."""
+SCOPE_MAX_CASES = 50
+
+
+def case_scope(session: Session, case_id: int, max_cases: int = SCOPE_MAX_CASES) -> list[int]:
+    """This case and the cases whose statements share an account with it (traced together).
+
+    At most ``max_cases`` of them, the most recent first: an account shared by hundreds of cases is a hub (a
+    payment platform's settlement account, a bank's own clearing account), and re-tracing hundreds of cases
+    on every answer would starve intake of CPU while adding nothing to this case's money.
+    """
     accounts = select(LedgerEntry.bank_code, LedgerEntry.account).where(LedgerEntry.case_id == case_id)
     others = session.execute(
         select(LedgerEntry.case_id).distinct()
         .where(LedgerEntry.case_id != case_id, LedgerEntry.account.in_(accounts.with_only_columns(LedgerEntry.account)))
+        .order_by(LedgerEntry.case_id.desc()).limit(max_cases - 1)
     ).scalars()
     return [case_id, *sorted(set(others))]
 

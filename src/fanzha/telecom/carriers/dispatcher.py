@@ -18,9 +18,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fanzha.banking.keys import SigningKey
 from fanzha.cases.models import Case
-from fanzha.storage.db import Database
+from fanzha.channel.keys import SigningKey
+from fanzha.storage.db import Database, mark_background
 from fanzha.telecom.carriers import actions, outbox
 from fanzha.telecom.carriers.adapter import CarrierAdapter, PermanentCarrierError, TransientCarrierError
 from fanzha.telecom.carriers.messages import parse_envelope
@@ -52,7 +52,8 @@ class CarrierDispatcher:
         self.clock = clock
         self.batch = batch
         self.lease = lease
-        self._pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="carrier-send")
+        self._pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="carrier-send",
+                                        initializer=mark_background)
 
     def run_once(self) -> DispatchStats:
         claimed = outbox.claim_due(self.db, self.clock(), self.batch, self.lease)
@@ -63,6 +64,7 @@ class CarrierDispatcher:
         return stats
 
     def run_forever(self, stop: threading.Event, idle_s: float = 0.05) -> None:
+        mark_background()  # claims are background writes: people's requests go first on SQLite
         while not stop.is_set():
             try:
                 stats = self.run_once()
