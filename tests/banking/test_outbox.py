@@ -85,3 +85,17 @@ def test_backoff_grows_and_is_capped() -> None:
     ceilings = [outbox.backoff(n, rng).total_seconds() for n in range(1, 12)]
     assert ceilings[0] <= 0.5 and ceilings[3] > ceilings[0]
     assert max(ceilings) <= outbox.RETRY_CAP_S
+
+
+def test_holds_are_claimed_before_older_queries(db: Database, principal: MakePrincipal) -> None:
+    """A new report's first stop does not wait behind the statements the tracing loop asked for earlier."""
+    (hold,) = _instructions(db, principal, 1)
+    with db.transaction() as session:
+        for i, kind in enumerate(("TransactionQuery", "TransactionQuery", "Release")):
+            outbox.enqueue(session, instruction_id=hold, message_type=kind, recipient="bank:ABC",
+                           idempotency_key=f"early-{i}", envelope=f'{{"early": {i}}}', now=NOW - timedelta(minutes=1))
+        outbox.enqueue(session, instruction_id=hold, message_type="Freeze", recipient="bank:ABC",
+                       idempotency_key="freeze", envelope='{"freeze": 1}', now=NOW)
+    claimed = [c.message_type for c in outbox.claim_due(db, NOW, limit=2)]
+    assert claimed == ["StopPayment", "Freeze"]
+    assert [c.message_type for c in outbox.claim_due(db, NOW)] == ["TransactionQuery", "TransactionQuery", "Release"]

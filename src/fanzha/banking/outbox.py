@@ -22,7 +22,9 @@ __all__ = [
     "mark_delivered", "mark_failed", "schedule_poll", "schedule_retry",
 ]
 
-OUTBOX = Outbox(OutboxMessage)
+# Holds first: a stop-payment or freeze races the cash-out, while statements, renewals and returns can wait
+# a moment; with the tracing loop on, queries would otherwise queue a new report's first stop behind them.
+OUTBOX = Outbox(OutboxMessage, urgent=frozenset({"StopPayment", "Freeze"}))
 enqueue = OUTBOX.enqueue
 mark_delivered = OUTBOX.mark_delivered
 schedule_retry = OUTBOX.schedule_retry

@@ -10,6 +10,7 @@ an ``Outbox`` over it.
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Generic, Protocol, TypeVar
@@ -59,7 +60,7 @@ UPDATE {table} SET leased_until = :until, attempts = attempts + 1
 WHERE id IN (
     SELECT id FROM {table}
     WHERE status = 'pending' AND next_attempt_at <= :now AND (leased_until IS NULL OR leased_until <= :now)
-    ORDER BY id LIMIT :limit {lock}
+    ORDER BY {order}id LIMIT :limit {lock}
 )
 RETURNING id, instruction_id, message_type, recipient, envelope, attempts
 """
@@ -80,13 +81,19 @@ def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
 class Outbox(Generic[Row]):
     """Enqueue, claim and settle messages in the table of ``model``."""
 
-    def __init__(self, model: type[Row]) -> None:
+    def __init__(self, model: type[Row], urgent: frozenset[str] = frozenset()) -> None:
+        """``urgent``: message types claimed before any other due message (then oldest first)."""
         self.model = model
         table = model.__tablename__
+        if any(not re.fullmatch(r"[A-Za-z]+", kind) for kind in urgent):
+            raise ValueError(f"message types are plain names, got {sorted(urgent)}")
+        kinds = ", ".join(f"'{kind}'" for kind in sorted(urgent))
+        order = f"CASE WHEN message_type IN ({kinds}) THEN 0 ELSE 1 END, " if urgent else ""
         # SKIP LOCKED lets several dispatchers share the outbox without waiting on each other's rows;
         # SQLite's single writer needs no row locks.
-        self._claim_pg = text(_CLAIM.format(table=table, lock="FOR UPDATE SKIP LOCKED")).bindparams(*_PARAMS)
-        self._claim_sqlite = text(_CLAIM.format(table=table, lock="")).bindparams(*_PARAMS)
+        self._claim_pg = text(_CLAIM.format(table=table, order=order, lock="FOR UPDATE SKIP LOCKED")
+                              ).bindparams(*_PARAMS)
+        self._claim_sqlite = text(_CLAIM.format(table=table, order=order, lock="")).bindparams(*_PARAMS)
 
     def enqueue(self, session: Session, *, instruction_id: int, message_type: str, recipient: str,
                 idempotency_key: str, envelope: str, now: datetime, status: str = "pending",
