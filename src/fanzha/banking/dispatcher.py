@@ -11,6 +11,7 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -65,6 +66,7 @@ class Dispatcher:
         self.on_answer = on_answer
         self.rules = rules
         self.parallel = parallel
+        self._following = threading.Semaphore(1)
         self._pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="bank-send",
                                         initializer=mark_background)
 
@@ -120,7 +122,10 @@ class Dispatcher:
             return "failed"
         if answer.type is MessageType.ACK:
             return self._acknowledged(message, envelope, answer)
-        with self.db.transaction() as session:
+        # The hook (the tracing loop) is CPU work in Python: run one at a time per process, taken before the
+        # transaction so no row lock is held while waiting. Otherwise 32 send threads tracing at once starve
+        # the same process's request threads of the GIL, and a report waits seconds for its 201.
+        with self._following if self.on_answer is not None else nullcontext(), self.db.transaction() as session:
             row = session.get(OutboxMessage, message.id, with_for_update=True)
             if row is None or row.status != "pending":
                 return "delivered"  # a slower copy of this delivery already recorded the answer
