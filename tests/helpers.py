@@ -1,7 +1,8 @@
-"""Builders for test reports (plain data, as a client would send)."""
+"""Builders for test reports (plain data, as a client would send), and a clock tests move by hand."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 # A valid resident ID (checksum correct) for fictional victims.
@@ -22,3 +23,13 @@ def report(**overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+class SettableClock:
+    """A clock a test moves by hand (``clock.now += timedelta(...)``), for the dispatchers' ``clock``."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from decimal import Decimal
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from tests.banking.test_first_move import _server, _token, _wait_for
 from tests.conftest import MakePrincipal
+from tests.helpers import SettableClock as Clock
 from tests.helpers import report
-from tests.sim.simbanks import Sim, running
+from tests.sim.simbanks import Sim
 
 from fanzha.audit.models import AuditEntry
 from fanzha.auth.models import Role
@@ -29,20 +29,6 @@ from fanzha.banking.signing import sign_envelope
 from fanzha.cases.models import Case
 from fanzha.config import Settings
 from fanzha.storage.db import Database
-
-
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
-    with running(tmp_path_factory.mktemp("keys")) as simulator:
-        yield simulator
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def _hold(db: Database, sim: Sim, principal: MakePrincipal, account: str, amount: str,

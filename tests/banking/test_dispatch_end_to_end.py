@@ -3,15 +3,15 @@ delivered once, retried on faults, resumed after a dispatcher dies, never applie
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
 from tests.conftest import MakePrincipal, Principal
+from tests.helpers import SettableClock as Clock
 from tests.helpers import report
-from tests.sim.simbanks import Sim, running
+from tests.sim.simbanks import Sim
 
 from fanzha.audit.models import AuditEntry
 from fanzha.auth.models import Role
@@ -22,20 +22,6 @@ from fanzha.banking.lifecycle import HoldKind
 from fanzha.banking.models import BankInstruction, OutboxMessage
 from fanzha.cases.models import Case
 from fanzha.storage.db import Database
-
-
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
-    with running(tmp_path_factory.mktemp("keys")) as simulator:
-        yield simulator
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def _case(principal: MakePrincipal) -> tuple[Principal, int, str]:

@@ -4,26 +4,18 @@ bank's signed answer shows on the case, through a real server lifespan and the s
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 from tests.helpers import report
-from tests.sim.simbanks import Sim, running
+from tests.sim.simbanks import Sim
 
 from fanzha.app import create_app
 from fanzha.auth import service as auth_service
 from fanzha.auth.models import Role
 from fanzha.config import Settings
 from fanzha.storage.db import Database
-
-
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
-    with running(tmp_path_factory.mktemp("keys")) as simulator:
-        yield simulator
 
 
 def _token(db: Database, username: str, role: Role, org: str) -> str:

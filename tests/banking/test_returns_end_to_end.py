@@ -5,16 +5,15 @@ victim's own account gets the money back, the freeze holds the rest, and the cen
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from tests.helpers import VALID_ID, report
-from tests.sim.simbanks import Sim, running
+from tests.sim.simbanks import Sim
 
 from fanzha.app import create_app
 from fanzha.audit.models import AuditEntry
@@ -32,11 +31,6 @@ from fanzha.storage.db import Database
 
 D = Decimal
 
-
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
-    with running(tmp_path_factory.mktemp("keys")) as simulator:
-        yield simulator
 
 
 def _user(db: Database, role: Role) -> tuple[Actor, str]:
