@@ -127,12 +127,12 @@ def create_app(service: BankService) -> FastAPI:
     async def message(bank_code: str, request: Request) -> Response:
         if bank_code not in service.signers:
             return JSONResponse({"error": "unknown_bank", "message": f"no simulated bank {bank_code}"}, 404)
-        return await serve_message(service, bank_code, request, counters=service.stats.bank(bank_code),
+        return await serve_message(service, bank_code, request, counters=service.stats.of(bank_code),
                                    verify=lambda raw: verify_and_parse(raw, service.center_keys.ring()),
                                    acks=service)
 
     admin = [Depends(loopback_only)]
-    add_admin_routes(app, service, admin, stats=lambda: service.stats.to_dict())
+    add_admin_routes(app, service, admin, stats=service.stats.to_dict)
 
     @app.post("/admin/accounts", dependencies=admin, status_code=201, response_model=None)
     async def open_account(spec: NewAccount) -> dict[str, Any] | JSONResponse:

@@ -22,7 +22,7 @@ from sim.banks.idempotency import AnswerBook, request_digest
 from sim.banks.identity import CenterKeys, bank_org, load_bank_keys
 from sim.banks.ledger import Account, Ledger
 from sim.banks.seed import open_on_demand, seed_demo
-from sim.banks.stats import Stats
+from sim.stats import StatsBook
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +51,7 @@ class BankService:
     ledger: Ledger = field(init=False)
     answers: AnswerBook = field(default_factory=AnswerBook)
     faults: FaultBook = field(default_factory=FaultBook)
-    stats: Stats = field(default_factory=Stats)
+    stats: StatsBook = field(default_factory=lambda: StatsBook("banks", "applied_by_type"))
     latency_s: float = 0.0
     # Answers withheld behind an Ack until this time of the bank's clock: (bank, sender, key) -> time.
     deferred: dict[tuple[str, str, str], datetime] = field(default_factory=dict)
@@ -99,7 +99,7 @@ class BankService:
 
     def process(self, bank_code: str, envelope: m.Envelope) -> Reply:
         """The stored answer to a repeated key, or act on the instruction once and store its answer."""
-        stats = self.stats.bank(bank_code)
+        stats = self.stats.of(bank_code)
         stored = self.answers.get(bank_code, envelope)
         if stored is not None:
             if stored.digest != request_digest(envelope):
@@ -110,7 +110,7 @@ class BankService:
         body = handlers.answer(self.ledger, envelope, self._opener())
         stored = self.answers.put(bank_code, envelope, self.sign(bank_code, body))
         stats.applied += 1
-        stats.applied_by_type[envelope.type.value] += 1
+        stats.applied_by[envelope.type.value] += 1
         self.persist()
         return Reply(200, stored.payload)
 

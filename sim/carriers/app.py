@@ -60,11 +60,11 @@ def create_app(service: CarrierService) -> FastAPI:
     async def message(code: str, request: Request) -> Response:
         if code not in service.signers:
             return JSONResponse({"error": "unknown_carrier", "message": f"no simulated carrier {code}"}, 404)
-        return await serve_message(service, code, request, counters=service.carrier_stats(code),
+        return await serve_message(service, code, request, counters=service.stats.of(code),
                                    verify=lambda raw: m.verify_and_parse(raw, service.center_keys.ring()))
 
     admin = [Depends(loopback_only)]
-    add_admin_routes(app, service, admin, stats=service.stats_json)
+    add_admin_routes(app, service, admin, stats=service.stats.to_dict)
 
     @app.post("/admin/numbers", dependencies=admin, status_code=201)
     async def register(spec: NumberSpec) -> dict[str, Any]:

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 from fanzha.audit.service import canonical_json
 from fanzha.channel.keys import KeyRing, SigningKey, ensure_key
@@ -23,6 +22,7 @@ from sim.banks.faults import FaultBook
 from sim.banks.identity import CenterKeys
 from sim.carriers import handlers, state
 from sim.carriers.registry import Registry
+from sim.stats import StatsBook
 
 CARRIER_CODES: Final = BASE_CARRIERS
 
@@ -44,23 +44,6 @@ class Reply:
 class StoredAnswer:
     digest: str  # of what was asked, to catch a key reused for a different instruction
     payload: bytes  # the signed answer, byte for byte as first sent
-
-
-@dataclass(slots=True)
-class CarrierStats:
-    received: int = 0
-    applied: int = 0
-    duplicates_suppressed: int = 0
-    bad_signature: int = 0
-    malformed: int = 0
-    faults: Counter[str] = field(default_factory=Counter)
-    applied_by_action: Counter[str] = field(default_factory=Counter)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"received": self.received, "applied": self.applied,
-                "duplicates_suppressed": self.duplicates_suppressed, "bad_signature": self.bad_signature,
-                "malformed": self.malformed, "faults": dict(self.faults),
-                "applied_by_action": dict(self.applied_by_action)}
 
 
 def request_digest(envelope: m.Envelope) -> str:
@@ -88,7 +71,7 @@ class CarrierService:
     registry: Registry = field(default_factory=Registry)
     answers: dict[tuple[str, str, str], StoredAnswer] = field(default_factory=dict)
     faults: FaultBook = field(default_factory=FaultBook)
-    stats: dict[str, CarrierStats] = field(default_factory=dict)
+    stats: StatsBook = field(default_factory=lambda: StatsBook("carriers", "applied_by_action"))
     latency_s: float = 0.0
 
     @classmethod
@@ -106,24 +89,6 @@ class CarrierService:
         if self.options.state_file is not None:
             state.save(self.options.state_file, self.registry.numbers,
                        {k: (a.digest, a.payload) for k, a in self.answers.items()})
-
-    def carrier_stats(self, code: str) -> CarrierStats:
-        found = self.stats.get(code)
-        if found is None:
-            found = self.stats[code] = CarrierStats()
-        return found
-
-    def stats_json(self) -> dict[str, Any]:
-        total = CarrierStats()
-        for s in self.stats.values():
-            total.received += s.received
-            total.applied += s.applied
-            total.duplicates_suppressed += s.duplicates_suppressed
-            total.bad_signature += s.bad_signature
-            total.malformed += s.malformed
-            total.faults.update(s.faults)
-            total.applied_by_action.update(s.applied_by_action)
-        return {"carriers": {c: s.to_dict() for c, s in sorted(self.stats.items())}, "total": total.to_dict()}
 
     def sign(self, code: str, body: m.MessageBody) -> bytes:
         envelope = m.sign_envelope(body, self.signers[code], recipient=m.CENTER,
@@ -144,7 +109,7 @@ class CarrierService:
 
     def process(self, code: str, envelope: m.Envelope) -> Reply:
         """The stored answer to a repeated key, or act once and store the answer."""
-        stats = self.carrier_stats(code)
+        stats = self.stats.of(code)
         key = (code, envelope.sender, envelope.idempotency_key)
         stored = self.answers.get(key)
         if stored is not None:
@@ -158,6 +123,6 @@ class CarrierService:
         answer = handlers.act(self.registry, code, envelope.id, body, self.clock())
         stored = self.answers[key] = StoredAnswer(request_digest(envelope), self.sign(code, answer))
         stats.applied += 1
-        stats.applied_by_action[body.action] += 1
+        stats.applied_by[body.action] += 1
         self.persist()
         return Reply(200, stored.payload)
