@@ -133,29 +133,44 @@ class Sim:
         return data
 
     def arm(self, bank: str, mode: str, count: int = 1, delay_ms: int | None = None) -> None:
-        spec: dict[str, Any] = {"bank": bank, "mode": mode, "count": count}
-        if delay_ms is not None:
-            spec["delay_ms"] = delay_ms
-        response = self.http.post("/admin/faults", json=spec)
-        assert response.status_code == 201, response.text
+        arm_fault(self.http, {"bank": bank}, mode, count, delay_ms)
 
 
 @contextmanager
-def running(keys_dir: Path, *args: str, port: int | None = None,
-            command: Sequence[str] | None = None) -> Iterator[Sim]:
-    """A simulator process (or `command`, which must serve one on `port`) with the center's key in keys_dir."""
+def simulator(module: str, keys_dir: Path, *args: str, port: int | None = None,
+              command: Sequence[str] | None = None) -> Iterator[tuple[subprocess.Popen[bytes], str, SigningKey,
+                                                                       httpx.Client]]:
+    """``python -m <module>`` (or `command`, which must serve on `port`) with the center's key in keys_dir,
+    healthy, with an HTTP client on it; stopped afterwards. Serves the banks and the carriers simulators."""
     center = center_key(keys_dir)
     port = port or free_port()
-    argv = list(command) if command else [sys.executable, "-m", "sim.banks", "--port", str(port),
+    argv = list(command) if command else [sys.executable, "-m", module, "--port", str(port),
                                           "--keys-dir", str(keys_dir), *args]
     proc = subprocess.Popen(argv, cwd=ROOT)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(base, proc)
         with httpx.Client(base_url=base, timeout=10, trust_env=False) as http:
-            yield Sim(proc, base, keys_dir, center, http)
+            yield proc, base, center, http
     finally:
         stop(proc)
+
+
+def arm_fault(http: httpx.Client, party: dict[str, str], mode: str, count: int, delay_ms: int | None) -> None:
+    """Arm a fault on a simulator; ``party`` names who misbehaves, e.g. ``{"bank": "ABC"}``."""
+    spec: dict[str, Any] = {**party, "mode": mode, "count": count}
+    if delay_ms is not None:
+        spec["delay_ms"] = delay_ms
+    response = http.post("/admin/faults", json=spec)
+    assert response.status_code == 201, response.text
+
+
+@contextmanager
+def running(keys_dir: Path, *args: str, port: int | None = None,
+            command: Sequence[str] | None = None) -> Iterator[Sim]:
+    """A simulated-banks process (or `command`, which must serve one on `port`) with the center's key."""
+    with simulator("sim.banks", keys_dir, *args, port=port, command=command) as (proc, base, center, http):
+        yield Sim(proc, base, keys_dir, center, http)
 
 
 def stop_payment(account: str, amount: str | None = None, bank: str = "ABC", currency: str = "CNY",

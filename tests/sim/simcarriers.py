@@ -6,7 +6,6 @@ from __future__ import annotations
 import itertools
 import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -15,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from tests.sim.simbanks import center_key, free_port, stop, wait_healthy
+from tests.sim.simbanks import arm_fault, simulator
 
 from fanzha.banking.keys import KeyRing, SigningKey
 from fanzha.telecom.carriers import messages as m
@@ -86,29 +85,15 @@ class CarrierSim:
         return data
 
     def arm(self, carrier: str, mode: str, count: int = 1, delay_ms: int | None = None) -> None:
-        spec: dict[str, Any] = {"carrier": carrier, "mode": mode, "count": count}
-        if delay_ms is not None:
-            spec["delay_ms"] = delay_ms
-        response = self.http.post("/admin/faults", json=spec)
-        assert response.status_code == 201, response.text
+        arm_fault(self.http, {"carrier": carrier}, mode, count, delay_ms)
 
 
 @contextmanager
 def running(keys_dir: Path, *args: str, port: int | None = None,
             command: Sequence[str] | None = None) -> Iterator[CarrierSim]:
     """A simulated-carriers process (or ``command``, serving one on ``port``) with the center's key in keys_dir."""
-    center = center_key(keys_dir)
-    port = port or free_port()
-    argv = list(command) if command else [sys.executable, "-m", "sim.carriers", "--port", str(port),
-                                          "--keys-dir", str(keys_dir), *args]
-    proc = subprocess.Popen(argv, cwd=ROOT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(base, proc)
-        with httpx.Client(base_url=base, timeout=10, trust_env=False) as http:
-            yield CarrierSim(proc, base, keys_dir, center, http)
-    finally:
-        stop(proc)
+    with simulator("sim.carriers", keys_dir, *args, port=port, command=command) as (proc, base, center, http):
+        yield CarrierSim(proc, base, keys_dir, center, http)
 
 
 def action(number: str, carrier: str = "CMCC", kind: str = "shutdown") -> m.CarrierAction:
