@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import itertools
 import os
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import redis
 
 from fanzha.outreach import watcher as watch
 from fanzha.outreach.events import CallEvent
@@ -114,3 +116,19 @@ def redis_url() -> str:
             raise RuntimeError(f"{REDIS_ENV} is not set but Redis is required (run ./scripts/test)")
         pytest.skip(f"Redis not available ({REDIS_ENV} unset; ./scripts/test starts one on loopback)")
     return url
+
+
+@pytest.fixture
+def client(redis_url: str) -> Iterator[redis.Redis]:
+    """A connection to the test Redis."""
+    connection = redis.Redis.from_url(redis_url)
+    yield connection
+    connection.close()
+
+
+@pytest.fixture
+def stream(client: redis.Redis) -> Iterator[str]:
+    """A call-event stream of this test alone, deleted after it."""
+    name = f"test:call-events:{uuid.uuid4().hex}"
+    yield name
+    client.delete(name)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -98,20 +98,6 @@ def test_a_batch_of_many_calls_decides_each_as_if_alone(db: Database, open_task:
 
 
 # ---- a crash between the commit and the XACK ---------------------------------------------------------------
-
-@pytest.fixture
-def client(redis_url: str) -> Iterator[redis.Redis]:
-    connection = redis.Redis.from_url(redis_url)
-    yield connection
-    connection.close()
-
-
-@pytest.fixture
-def stream(client: redis.Redis) -> Iterator[str]:
-    name = f"test:call-events:{uuid.uuid4().hex}"
-    yield name
-    client.delete(name)
-
 
 class Died(BaseException):
     """The process stopping at that very line (not an error anything would catch)."""

@@ -8,7 +8,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import pytest
 import redis
@@ -22,20 +22,6 @@ from fanzha.storage.db import Database
 from tests.outreach.conftest import Spy, call_events, fresh_mobile
 from tests.outreach.conftest import flag as flag_number
 from tests.outreach.simsmsc import wait_for
-
-
-@pytest.fixture
-def client(redis_url: str) -> Iterator[redis.Redis]:
-    connection = redis.Redis.from_url(redis_url)
-    yield connection
-    connection.close()
-
-
-@pytest.fixture
-def stream(client: redis.Redis) -> Iterator[str]:
-    name = f"test:call-events:{uuid.uuid4().hex}"
-    yield name
-    client.delete(name)
 
 
 class Handled:
