@@ -23,6 +23,7 @@ import httpx
 from fanzha.banking import messages as m
 from fanzha.banking.keys import KeyRing, SigningKey, ensure_key
 from fanzha.banking.signing import sign_envelope, verify_and_parse
+from fanzha.channel.envelope import SignedEnvelope
 
 ROOT = Path(__file__).resolve().parents[2]
 CENTER_KEYRING = "center.keyring.json"  # agreed with sim/banks/identity.py
@@ -75,12 +76,26 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @dataclass
-class Sim:
+class SimProcess:
+    """A running simulator process: where it serves, the center's key, and an HTTP client on it."""
+
     proc: subprocess.Popen[bytes]
     base: str
     keys_dir: Path
     center: SigningKey
     http: httpx.Client
+
+    def post_message(self, path: str, envelope: SignedEnvelope[Any, Any] | bytes,
+                     timeout: float | None) -> httpx.Response:
+        """POST a signed envelope (or raw bytes, to test what a bad message gets) to a partner's inbox."""
+        content = envelope if isinstance(envelope, bytes) else envelope.to_json_bytes()
+        kwargs: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
+        return self.http.post(path, content=content, headers={"Content-Type": "application/json"}, **kwargs)
+
+
+@dataclass
+class Sim(SimProcess):
+    """The simulated banks."""
 
     @property
     def banks_ring(self) -> KeyRing:
@@ -93,10 +108,7 @@ class Sim:
                              idempotency_key=key or f"t-{uuid.uuid4()}")
 
     def post(self, envelope: m.Envelope | bytes, bank: str = "ABC", timeout: float | None = None) -> httpx.Response:
-        content = envelope if isinstance(envelope, bytes) else envelope.to_json_bytes()
-        kwargs: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
-        return self.http.post(f"/banks/{bank}/messages", content=content,
-                              headers={"Content-Type": "application/json"}, **kwargs)
+        return self.post_message(f"/banks/{bank}/messages", envelope, timeout)
 
     def answer(self, response: httpx.Response) -> m.Envelope:
         """The bank's answer, after checking its signature against the published bank keys."""

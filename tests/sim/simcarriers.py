@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import subprocess
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -14,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from tests.sim.simbanks import arm_fault, simulator
+from tests.sim.simbanks import SimProcess, arm_fault, simulator
 
 from fanzha.banking.keys import KeyRing, SigningKey
 from fanzha.telecom.carriers import messages as m
@@ -33,12 +32,8 @@ def fresh_number(prefix: str = "138") -> str:
 
 
 @dataclass
-class CarrierSim:
-    proc: subprocess.Popen[bytes]
-    base: str
-    keys_dir: Path
-    center: SigningKey
-    http: httpx.Client
+class CarrierSim(SimProcess):
+    """The simulated carriers."""
 
     @property
     def ring(self) -> KeyRing:
@@ -50,10 +45,7 @@ class CarrierSim:
                                idempotency_key=key or f"t-{uuid.uuid4()}")
 
     def post(self, envelope: m.Envelope | bytes, carrier: str = "CMCC", timeout: float | None = None) -> httpx.Response:
-        content = envelope if isinstance(envelope, bytes) else envelope.to_json_bytes()
-        kwargs: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
-        return self.http.post(f"/carriers/{carrier}/messages", content=content,
-                              headers={"Content-Type": "application/json"}, **kwargs)
+        return self.post_message(f"/carriers/{carrier}/messages", envelope, timeout)
 
     def answer(self, response: httpx.Response) -> m.Envelope:
         return m.verify_and_parse(response.content, self.ring)
