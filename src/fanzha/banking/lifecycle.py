@@ -12,10 +12,12 @@ defaults of DOMAIN.md §3 (rule) and live in `HoldRules` so a center can configu
 
 from __future__ import annotations
 
+from collections.abc import Set
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from typing import Final
 
 
 class HoldKind(StrEnum):
@@ -96,6 +98,19 @@ def new_hold(kind: HoldKind, *, requested_amount: Decimal | None, needs_approval
     return Hold(kind=kind, status=status, major_case=major_case, requested_amount=requested_amount)
 
 
+# Events that only move the status: event -> (statuses it may happen in, the status after it).
+_MOVES: Final[dict[HoldEvent, tuple[frozenset[HoldStatus], HoldStatus]]] = {
+    HoldEvent.APPROVE: (frozenset({HoldStatus.PENDING_APPROVAL}), HoldStatus.QUEUED),
+    HoldEvent.SENT: (frozenset({HoldStatus.QUEUED}), HoldStatus.SENT),
+    HoldEvent.FAILED: (frozenset({HoldStatus.QUEUED, HoldStatus.SENT}), HoldStatus.FAILED),
+    HoldEvent.REJECTED: (frozenset({HoldStatus.QUEUED, HoldStatus.SENT}), HoldStatus.REJECTED),
+    HoldEvent.RELEASE: (frozenset({HoldStatus.ACTIVE}), HoldStatus.RELEASING),
+    HoldEvent.RELEASED: (frozenset({HoldStatus.RELEASING}), HoldStatus.RELEASED),
+    # The bank keeps holding (e.g. another authority's order covers the money): the hold runs on.
+    HoldEvent.RELEASE_REFUSED: (frozenset({HoldStatus.RELEASING}), HoldStatus.ACTIVE),
+}
+
+
 def apply(hold: Hold, event: HoldEvent, now: datetime, rules: HoldRules = HoldRules(), *,
           held_amount: Decimal | None = None, bank_expires_at: datetime | None = None) -> Hold:
     """The hold after `event` at `now`, or RuleViolation."""
@@ -104,32 +119,14 @@ def apply(hold: Hold, event: HoldEvent, now: datetime, rules: HoldRules = HoldRu
     s = hold.status
     if s in FINAL:
         raise RuleViolation(f"the {hold.kind.value} is {s.value}; nothing more can happen to it")
-    if event is HoldEvent.APPROVE:
-        _require(hold, event, {HoldStatus.PENDING_APPROVAL})
-        return replace(hold, status=HoldStatus.QUEUED)
-    if event is HoldEvent.SENT:
-        _require(hold, event, {HoldStatus.QUEUED})
-        return replace(hold, status=HoldStatus.SENT)
-    if event is HoldEvent.FAILED:
-        _require(hold, event, {HoldStatus.QUEUED, HoldStatus.SENT})
-        return replace(hold, status=HoldStatus.FAILED)
-    if event is HoldEvent.REJECTED:
-        _require(hold, event, {HoldStatus.QUEUED, HoldStatus.SENT})
-        return replace(hold, status=HoldStatus.REJECTED)
+    if event in _MOVES:
+        allowed, target = _MOVES[event]
+        _require(hold, event, allowed)
+        return replace(hold, status=target)
     if event is HoldEvent.HELD:
         return _held(hold, now, rules, held_amount, bank_expires_at)
     if event is HoldEvent.RENEW:
         return _renew(hold, now, rules)
-    if event is HoldEvent.RELEASE:
-        _require(hold, event, {HoldStatus.ACTIVE})
-        return replace(hold, status=HoldStatus.RELEASING)
-    if event is HoldEvent.RELEASED:
-        _require(hold, event, {HoldStatus.RELEASING})
-        return replace(hold, status=HoldStatus.RELEASED)
-    if event is HoldEvent.RELEASE_REFUSED:
-        # The bank keeps holding (e.g. another authority's order covers the money): the hold runs on.
-        _require(hold, event, {HoldStatus.RELEASING})
-        return replace(hold, status=HoldStatus.ACTIVE)
     if event is HoldEvent.EXPIRE:
         _require(hold, event, {HoldStatus.ACTIVE})
         if hold.expires_at is None or now < hold.expires_at:
@@ -175,7 +172,7 @@ def alarm_due(hold: Hold, now: datetime, rules: HoldRules = HoldRules()) -> bool
     return hold.expires_at - rules.alarm_before(hold.kind) <= now < hold.expires_at
 
 
-def _require(hold: Hold, event: HoldEvent, allowed: set[HoldStatus]) -> None:
+def _require(hold: Hold, event: HoldEvent, allowed: Set[HoldStatus]) -> None:
     if hold.status not in allowed:
         names = ", ".join(sorted(s.value for s in allowed))
         raise RuleViolation(f"cannot {event.value} a {hold.kind.value} that is {hold.status.value} "
