@@ -179,7 +179,8 @@ class Screen:
             def catboost(tr: Array, te: Array) -> Array:
                 m = self.graph_matrix(tr)
                 model = CatBoostClassifier(iterations=1500, learning_rate=0.03, depth=6, verbose=0,
-                                           thread_count=self.threads, random_seed=0)
+                                           thread_count=self.threads, random_seed=0,
+                                           allow_writing_files=False)  # no catboost_info/ in the working tree
                 model.fit(m[tr], self.y[tr])
                 return np.asarray(model.predict(m[te], prediction_type="RawFormulaVal"), dtype=np.float64)
 
