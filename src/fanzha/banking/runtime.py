@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -26,6 +25,7 @@ from fanzha.banking.first_move import (
 from fanzha.banking.instructions import expire_due
 from fanzha.banking.keys import SigningKey
 from fanzha.banking.lifecycle import HoldRules
+from fanzha.channel.delivery import Delivery
 from fanzha.config import Settings
 from fanzha.storage.db import Database, mark_background
 
@@ -66,33 +66,19 @@ def signer_for(app: FastAPI) -> SigningKey:
     return signer
 
 
-@dataclass
-class BankDelivery:
+class BankDelivery(Delivery[Dispatcher, HttpBankAdapter]):
     """A dispatcher thread delivering the outbox to the bank gateway until the server stops."""
-
-    dispatcher: Dispatcher
-    adapter: HttpBankAdapter
-    stop_event: threading.Event
-    thread: threading.Thread
 
     @classmethod
     def start(cls, db: Database, settings: Settings, on_answer: AnswerHook | None = None) -> BankDelivery:
         adapter = HttpBankAdapter(settings.bank_gateway_url, banks_keyring(settings), timeout_s=settings.bank_timeout_s)
         dispatcher = Dispatcher(db, adapter, on_answer=on_answer, rules=rules_for(settings))
-        stop_event = threading.Event()
-        thread = threading.Thread(target=_deliver_and_sweep, args=(db, dispatcher, stop_event, rules_for(settings)),
-                                  name="bank-dispatcher", daemon=True)
-        thread.start()
+        stop_event, thread = cls.launch(_deliver_and_sweep, db, dispatcher, rules_for(settings),
+                                        name="bank-dispatcher")
         return cls(dispatcher, adapter, stop_event, thread)
 
-    def stop(self) -> None:
-        self.stop_event.set()
-        self.thread.join(timeout=30)
-        self.dispatcher.close()
-        self.adapter.close()
 
-
-def _deliver_and_sweep(db: Database, dispatcher: Dispatcher, stop: threading.Event, rules: HoldRules,
+def _deliver_and_sweep(db: Database, dispatcher: Dispatcher, rules: HoldRules, stop: threading.Event,
                        sweep_every_s: float = 5.0) -> None:
     """Deliver the outbox continuously; every few seconds also raise expiry alarms and end holds whose term ran
     out."""
