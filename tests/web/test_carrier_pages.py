@@ -169,3 +169,14 @@ def test_others_read_the_list_but_cannot_change_it(web_user: MakeUser, web_login
     english.get("/ui/lang/en?next=/telecom/official-numbers")
     text = parse(english.get("/telecom/official-numbers").text).text()
     assert "Official numbers" in text and "Anti-fraud warning and dissuasion line" in text
+
+
+def test_the_preset_entries_say_who_set_them_in_the_readers_language(web_user: MakeUser, web_login: LoginAs) -> None:
+    """The list loaded at first use was set by the system, not by a person: said so, not the account name."""
+    supervisor = web_login(web_user(Role.SUPERVISOR))
+    for lang, preset in (("zh", "系统预置"), ("en", "preset")):
+        supervisor.client.cookies.set("lang", lang)
+        rows = parse(supervisor.get("/telecom/official-numbers").text).find("table", cls="official-numbers")
+        first = rows.find("tbody").find("tr").find_all("td")[4]
+        assert first.find("span", cls="muted").text() == preset
+        assert "system" not in rows.text()

@@ -145,6 +145,31 @@ def test_a_reversed_period_is_explained_not_crashed(web_user: MakeUser, web_logi
     console = web_login(web_user(Role.SUPERVISOR))
     response = console.get("/dashboard?from=2026-04-20&to=2026-03-21")
     assert response.status_code == 422
+    # Said in the reader's language above the form, which keeps the dates typed; the dashboard stays.
+    page = parse(response.text)
+    assert page.find("h1").text() == "中心数据看板"
+    assert page.find("p", role="alert").text().startswith("截止日期早于起始日期")
+    assert page.find("input", name="from").attrs["value"] == "2026-04-20"
+    assert page.find("input", name="to").attrs["value"] == "2026-03-21"
+    assert _tile(page, "cases").startswith("接报案件 0")  # the last 7 days meanwhile
+    console.client.cookies.set("lang", "en")
+    english = parse(console.get("/dashboard?from=2026-04-20&to=2026-03-21").text)
+    assert english.find("p", role="alert").text().startswith("The end date is before the start date")
+
+
+@pytest.mark.parametrize(("query", "words"), [
+    ("from=2026-02-30&to=2026-03-01", "日期格式不正确"),
+    ("from=2000-01-01&to=2026-03-01", "期间最长 3660 天"),
+    ("period=7d&channel=fax", "所选渠道或诈骗类型不在列表中"),
+])
+def test_other_choices_that_cannot_be_shown_are_explained(query: str, words: str, web_user: MakeUser,
+                                                          web_login: LoginAs) -> None:
+    console = web_login(web_user(Role.DUTY_OFFICER))
+    response = console.get(f"/dashboard?{query}")
+    assert response.status_code == 422
+    page = parse(response.text)
+    assert page.find("h1").text() == "中心数据看板"
+    assert page.find("p", role="alert").text().startswith(words)
 
 
 def test_echarts_is_served_locally_with_its_licence(web_anonymous: TestClient) -> None:

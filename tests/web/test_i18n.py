@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from fanzha.auth.models import Role
 from fanzha.cases.models import CaseStatus, Channel, EntityKind
 from fanzha.cases.schemas import TransferMethod
-from fanzha.web.forms import FIELD_CODES, TYPE_CODES
+from fanzha.web.forms import FIELD_CODES, KNOWN_REFUSALS, TYPE_CODES
 from fanzha.web.highlight import KINDS
 from fanzha.web.i18n import catalogue
 from tests.web.conftest import FileCase, LoginAs, MakeUser
@@ -57,12 +57,13 @@ def test_every_value_shown_through_a_key_prefix_has_a_message() -> None:
         + [f"entity.{k.value}" for k in EntityKind] + [f"kind.{k}" for k in KINDS]
         + [f"method.{m}" for m in get_args(TransferMethod)]
         + [f"error.{code}" for _, code in TYPE_CODES] + [f"error.{code}" for code in FIELD_CODES.values()]
+        + [f"error.{code}" for _, code in KNOWN_REFUSALS]
         + [f"error.{code}" for code in ("invalid", "domain", "note_required", "stale_status", "nothing_chosen",
                                         "date", "date_order")]
         + [f"suggest.{k}" for k in ("transfer", "amount", "account", "phone", "url", "fraud_type")]
         + [f"party.{p}" for p in ("victim", "reporter")]
         + [f"notice.{n}" for n in ("created", "duplicate", "facts_added", "status_changed")]
-        + [f"errorpage.{kind}.{part}" for kind in ("404", "403", "csrf") for part in ("title", "body")]
+        + [f"errorpage.{kind}.{part}" for kind in ("404", "403", "csrf", "form") for part in ("title", "body")]
         + ["errorpage.other.title", "login.failed", "login.expired"]
     )
     assert not [key for key in needed if key not in zh]
@@ -110,3 +111,19 @@ def test_english_console_names_fraud_types_and_statuses_in_english(
     assert "Impersonating police, procuratorate, courts or government" in table
     assert "Received" in table
     assert "冒充公检法" not in table
+
+
+def test_an_address_of_the_wrong_shape_is_explained_in_the_readers_language(
+        web_user: MakeUser, web_login: LoginAs) -> None:
+    """An old link or an edited address (an instruction id that is not a number) gets the error page in the
+    reader's language, not the service's English."""
+    console = web_login(web_user(Role.BANK_LIAISON))
+    for lang, title, words, english in (("zh", "无法完成", "过期的链接", "the request"),
+                                        ("en", "Could not complete the request", "an old link", "请求")):
+        console.client.cookies.set("lang", lang)
+        console.get("/bank/inbox")
+        response = console.post("/bank/inbox/not-a-number/answer", {"held": "yes", "amount": "100"})
+        assert response.status_code == 400
+        main = parse(response.text).find("main")
+        assert main.find("h1").text() == title
+        assert words in main.text() and english not in main.text()

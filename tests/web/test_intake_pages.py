@@ -98,7 +98,8 @@ def test_a_service_refusal_is_shown_by_the_transfer_row_it_concerns(web_user: Ma
         t_method=["mobile_banking", "bank_transfer"]))
     assert response.status_code == 422
     page = parse(response.text)
-    assert "火星银行" in field_error(page, "transfers.1.to_bank")
+    assert field_error(page, "transfers.1.to_bank") == (
+        "未知银行“火星银行”：请填写银行代码（如 ABC）或名称（如 农业银行）")
     assert field_error(page, "transfers.0.to_bank") == ""
     assert [i.attrs["value"] for i in page.find_all("input", name="t_to_bank")] == ["", "火星银行", ""]
 
@@ -113,14 +114,37 @@ def test_blank_transfer_rows_are_skipped_and_errors_point_at_the_right_row(
     page = parse(response.text)
     # The blank first row is dropped, so the bad amount is now the first row and is marked there.
     assert value_of(page, "t_amount") == "-5"
-    assert "greater than zero" in field_error(page, "transfers.0.amount")
+    assert field_error(page, "transfers.0.amount") == "金额须大于零"
 
 
 def test_a_transfer_after_the_report_was_received_is_refused(web_user: MakeUser, web_login: LoginAs) -> None:
     console = _officer(web_user, web_login)
     response = console.post("/cases/new", _report(received_at="2026-01-01T10:00", t_occurred_at="2026-01-02T10:00"))
     assert response.status_code == 422
-    assert field_error(parse(response.text), "transfers.0.occurred_at")
+    assert field_error(parse(response.text), "transfers.0.occurred_at") == "转账时间不能晚于接报时间"
+
+
+def test_the_services_refusals_are_said_in_the_readers_language(web_user: MakeUser, web_login: LoginAs) -> None:
+    """Each refusal an officer meets while typing has a message of its own, not "please check" and English."""
+    console = _officer(web_user, web_login)
+    cases = [
+        ({"received_at": "2099-01-01T10:00"}, "received_at", "接报时间不能晚于现在",
+         "The time received cannot be in the future"),
+        ({"received_at": "2020-01-01T10:00"}, "received_at", "接报时间不能早于一年前",
+         "The time received cannot be more than a year ago"),
+        ({"t_amount": "70000.005"}, "transfers.0.amount", "该币种金额最多 2 位小数",
+         "At most 2 decimal places in this currency"),
+        ({"t_amount": "1e30"}, "transfers.0.amount", "金额过大（上限 10000000000），请核对",
+         "The amount is implausibly large (limit 10000000000); check it"),
+        ({"narrative": "骗" * 20_001}, "narrative", "报案内容过长，最多 20000 字",
+         "The narrative is too long: at most 20000 characters"),
+    ]
+    for lang in ("zh", "en"):
+        console.client.cookies.set("lang", lang)
+        for overrides, key, zh, en in cases:
+            response = console.post("/cases/new", _report(**overrides))
+            assert response.status_code == 422, overrides
+            assert field_error(parse(response.text), key) == (zh if lang == "zh" else en), overrides
 
 
 def test_intake_post_without_the_csrf_token_is_refused(web_user: MakeUser, web_login: LoginAs) -> None:

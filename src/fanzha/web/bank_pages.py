@@ -20,7 +20,8 @@ from fanzha.banking.queries import inbox_of
 from fanzha.banking.runtime import signer_for
 from fanzha.cases import queries
 from fanzha.cases.models import Case
-from fanzha.errors import Conflict, Forbidden, NotFound
+from fanzha.errors import Conflict, Forbidden, InvalidInput, NotFound
+from fanzha.money import minor_units
 from fanzha.storage.db import Database
 from fanzha.web.console import ConsoleRoute, FormDep, PageActor, check_csrf, field
 from fanzha.web.templating import render
@@ -53,19 +54,30 @@ def answer(request: Request, instruction_id: int, actor: PageActor, form: FormDe
     held = field(form, "held") == "yes"
     typed = field(form, "amount").replace(",", "").strip()
     try:
-        # Only a hold's answer carries an amount; a renewal or release is answered yes or no.
-        amount = Decimal(typed) if held and typed else None
-    except InvalidOperation:
-        return _page(request, actor, db, error="amount", status_code=422)
-    try:
         with db.transaction() as session:
             instruction, number = _own(session, actor, instruction_id)
+            # Only a hold's answer carries an amount; a renewal or release is answered yes or no.
+            amount = typed_amount(typed, instruction.currency) if held and typed else None
             instructions.answer_by_hand(session, actor, instruction, case_number=number, held=held,
                                         amount=amount, expires_at=None, reason=field(form, "reason"),
                                         now=datetime.now(UTC), rules=rules_for(request.app.state.settings))
+    except InvalidInput:
+        return _page(request, actor, db, error="amount", status_code=422)
     except Conflict:
         return _page(request, actor, db, error="rule", status_code=409)
     return RedirectResponse("/bank/inbox?notice=answered", status_code=303)
+
+
+def typed_amount(typed: str, currency: str) -> Decimal:
+    """The amount a liaison typed: a finite number with no more decimals than the currency has (NaN, 1e30 or
+    0.001 yuan would otherwise fail deep in the hold rules or in storage, as a server error)."""
+    try:
+        amount = Decimal(typed)
+        if amount.is_finite() and amount == amount.quantize(Decimal(1).scaleb(-minor_units(currency))):
+            return amount
+    except InvalidOperation:
+        pass
+    raise InvalidInput(f"{typed!r} is not an amount in {currency}", field="amount")
 
 
 @router.post("/bank/inbox/{instruction_id}/acknowledge")

@@ -20,7 +20,7 @@ from fanzha.errors import Conflict, DomainError, Forbidden, InvalidInput
 from fanzha.storage.db import Database
 from fanzha.web.console import ConsoleRoute, FormDep, PageActor, check_csrf, field, home_for, need
 from fanzha.web.filters import ListForm, to_filter
-from fanzha.web.forms import Errors, FieldError, facts_from_form
+from fanzha.web.forms import Errors, FieldError, facts_from_form, known_refusal
 from fanzha.web.highlight import segments
 from fanzha.web.suggestions import Suggestion, suggest
 from fanzha.web.templating import render
@@ -125,8 +125,9 @@ def change_status(request: Request, number: str, actor: PageActor, form: FormDep
         raise
     except (InvalidInput, Conflict) as exc:
         code = "note_required" if exc.field == "note" else "stale_status" if isinstance(exc, Conflict) else "choice"
+        # The message for the code says it all in the reader's language; the service's English adds nothing.
         return _detail_page(request, actor, db, settings, number, note=note, status_code=exc.status_code,
-                            errors={"note" if exc.field == "note" else "transition": FieldError(code, exc.message)})
+                            errors={"note" if exc.field == "note" else "transition": FieldError(code)})
     return RedirectResponse(f"/cases/{case.number}?notice=status_changed", status_code=303)
 
 
@@ -146,5 +147,5 @@ def adopt_facts(request: Request, number: str, actor: PageActor, form: FormDep, 
         raise
     except DomainError as exc:
         return _detail_page(request, actor, db, settings, number, status_code=exc.status_code,
-                            errors={"adopt": FieldError("domain", exc.message)})
+                            errors={"adopt": known_refusal(exc.message) or FieldError("domain", exc.message)})
     return RedirectResponse(f"/cases/{case.number}?notice=facts_added#links", status_code=303)

@@ -33,6 +33,12 @@ SECURITY_HEADERS = {
 MAX_FORM_FIELDS = 2000
 
 
+class FormMismatch(DomainError):
+    """A path or form value of the wrong type (``/bank/inbox/abc/answer``): an old link or a hand-edited address."""
+
+    code = "form_mismatch"
+
+
 class LoginRequired(Exception):
     def __init__(self, next_path: str) -> None:
         super().__init__(next_path)
@@ -67,6 +73,8 @@ def error_kind(exc: DomainError) -> str:
     """Which explanation the error page gives (its catalogue keys are ``errorpage.<kind>.*``)."""
     if exc.code == "csrf_failed":
         return "csrf"
+    if exc.code == FormMismatch.code:
+        return "form"
     if exc.status_code in (403, 404):
         return str(exc.status_code)
     return "other"
@@ -103,7 +111,7 @@ class ConsoleRoute(APIRoute):
             except DomainError as exc:
                 response = _error_page(request, exc)
             except RequestValidationError:
-                response = _error_page(request, DomainError("the request does not match this page's form"))
+                response = _error_page(request, FormMismatch("the request does not match this page's form"))
             for name, value in SECURITY_HEADERS.items():
                 response.headers.setdefault(name, value)
             return response

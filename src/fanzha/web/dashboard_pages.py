@@ -8,6 +8,7 @@ reloads. Figures come from reports/figures.py. Supervisors and duty officers onl
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
@@ -15,10 +16,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from fanzha.auth.dependencies import DbDep
+from fanzha.errors import InvalidInput
 from fanzha.reports import figures as fig
 from fanzha.reports.api import load, may_read, period_of
 from fanzha.reports.labels import amount_text
-from fanzha.reports.period import PRESETS, Period
+from fanzha.reports.period import MAX_DAYS, PRESETS, Period
 from fanzha.storage.db import Database
 from fanzha.web.console import ConsoleRoute, PageActor
 from fanzha.web.i18n import Translator, language_of
@@ -41,6 +43,28 @@ def _choice(request: Request) -> dict[str, str]:
 
 def _period(choice: dict[str, str]) -> Period:
     return period_of(choice["from"] or None, choice["to"] or None, choice["period"])
+
+
+def _is_date(value: str) -> bool:
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def choice_error(choice: dict[str, str]) -> str:
+    """What is wrong with the reader's choice, as a ``dashboard.error.*`` key ("" when the figures can be shown)."""
+    try:
+        _period(choice)
+        fig.Filters.of(choice["channel"], choice["fraud_type"])
+    except InvalidInput as exc:
+        if exc.field not in ("from", "to"):
+            return "filter"
+        if not all(_is_date(choice[name]) for name in ("from", "to") if choice[name]):
+            return "date"
+        return "too_long" if choice["from"] and choice["to"] >= choice["from"] else "order"
+    return ""
 
 
 def _refresh(request: Request) -> int:
@@ -74,7 +98,11 @@ def chart_data(figures: fig.Figures, t: Translator) -> dict[str, Any]:
 
 
 def _context(request: Request, db: Database) -> dict[str, Any]:
-    choice = _choice(request)
+    typed = _choice(request)
+    # A period that ends before it starts (or a date that is not one) is said above the form, which keeps what
+    # was typed; the figures meanwhile are the default ones rather than an error page in place of the dashboard.
+    error = choice_error(typed)
+    choice = {"period": DEFAULT_PRESET, "from": "", "to": "", "channel": "", "fraud_type": ""} if error else typed
     period = _period(choice)
     filters = fig.Filters.of(choice["channel"], choice["fraud_type"])
     figures = load(db, period, filters)
@@ -84,15 +112,16 @@ def _context(request: Request, db: Database) -> dict[str, Any]:
     csv_query = urlencode({k: v for k, v in {"from": period.first.isoformat(), "to": period.last.isoformat(),
                                               "channel": choice["channel"], "fraud_type": choice["fraud_type"],
                                               "format": "csv", "lang": t.lang}.items() if v})
-    return {"figures": figures, "choice": choice, "period": period, "query": query, "csv_query": csv_query,
+    return {"figures": figures, "choice": typed, "period": period, "query": query, "csv_query": csv_query,
             "refresh": _refresh(request), "charts": chart_data(figures, t), "presets": PRESETS,
-            "amount_text": amount_text}
+            "amount_text": amount_text, "error": error, "max_days": MAX_DAYS}
 
 
 @router.get("/dashboard")
 def dashboard(request: Request, actor: PageActor, db: DbDep) -> Response:
     may_read(actor)
-    return render(request, "dashboard.html", actor, **_context(request, db))
+    context = _context(request, db)
+    return render(request, "dashboard.html", actor, status_code=422 if context["error"] else 200, **context)
 
 
 @router.get("/dashboard/panel")

@@ -30,6 +30,7 @@ TRANSFER_FIELDS: tuple[str, ...] = ("to_account", "to_bank", "to_name", "amount"
 class FieldError:
     code: str  # message key under "error." in the catalogues
     detail: str = ""  # the validator's own words, when they add something (which check failed)
+    params: dict[str, str] = field(default_factory=dict)  # placeholders of the message (a limit, the bank typed)
 
 
 Errors = dict[str, FieldError]
@@ -214,6 +215,28 @@ def _code(error_type: str, path: list[str]) -> str:
     return "invalid"
 
 
+# The services' refusals an officer meets while typing a report, each with a message of its own in both
+# languages; anything else keeps the generic message with the service's words as the detail.
+KNOWN_REFUSALS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"^received_at is in the future$"), "future_time"),
+    (re.compile(r"^received_at is more than a year ago$"), "too_old"),
+    (re.compile(r"^narrative is \d+ characters; the limit is (?P<limit>\d+)$"), "narrative_too_long"),
+    (re.compile(r"^a transfer cannot happen after the report was received$"), "after_report"),
+    (re.compile(r"^amount must be greater than zero$"), "amount_positive"),
+    (re.compile(r"^[A-Z]{3} amounts have at most (?P<digits>\d+) decimal places$"), "amount_decimals"),
+    (re.compile(r"^amount \S+ [A-Z]{3} is implausibly large \(limit (?P<limit>\d+)\)$"), "amount_too_large"),
+    (re.compile(r"^unknown bank '(?P<bank>.*)': give a bank code"), "unknown_bank"),
+)
+
+
+def known_refusal(message: str) -> FieldError | None:
+    """The message of its own for a refusal the console knows, in place of the service's English."""
+    for pattern, code in KNOWN_REFUSALS:
+        if match := pattern.search(message):
+            return FieldError(code, params={k: v for k, v in match.groupdict().items() if v is not None})
+    return None
+
+
 def validation_errors(exc: ValidationError, transfer_rows: list[int] | None = None) -> Errors:
     errors: Errors = {}
     for err in exc.errors():
@@ -221,13 +244,13 @@ def validation_errors(exc: ValidationError, transfer_rows: list[int] | None = No
         key = form_key(path, transfer_rows)
         error_type = str(err.get("type", ""))
         detail = str(err.get("msg", "")).removeprefix("Value error, ") if error_type == "value_error" else ""
-        errors.setdefault(key, FieldError(_code(error_type, path), detail))
+        errors.setdefault(key, known_refusal(detail) or FieldError(_code(error_type, path), detail))
     return errors
 
 
 def domain_errors(exc: DomainError, transfer_rows: list[int] | None = None) -> Errors:
     path = exc.field.split(".") if exc.field else []
-    return {form_key(path, transfer_rows): FieldError("domain", exc.message)}
+    return {form_key(path, transfer_rows): known_refusal(exc.message) or FieldError("domain", exc.message)}
 
 
 # --- Adopting suggestions on a case page -----------------------------------------------------------
