@@ -16,6 +16,8 @@ from sqlalchemy import select
 from fanzha.audit.models import AuditEntry
 from fanzha.auth.models import Role
 from fanzha.outreach import callbacks as cb
+from fanzha.outreach import reasons as why
+from fanzha.outreach.reasons import ReasonCode
 from fanzha.storage.db import Database
 from fanzha.telecom.victims import FlaggedNumber, Grade, PotentialVictim, VictimsReport
 from tests.conftest import MakePrincipal
@@ -159,3 +161,27 @@ def test_refusals_say_what_is_wrong(principal: MakePrincipal, on_call_task: int)
     assert agent.client.get("/api/v1/callbacks/999999").status_code == 404
     bad = principal(R.DUTY_OFFICER).client.post("/api/v1/callbacks", json={"phone": "12", "reason": "xx"})
     assert bad.status_code == 422
+
+
+def test_the_api_gives_the_reasons_as_codes_beside_the_text(principal: MakePrincipal, db: Database) -> None:
+    """`reason` stays the English text for old clients; `reasons` are the codes the console translates."""
+    duty = principal(R.DUTY_OFFICER)
+    graded = victim("+8613900000011", Grade.HIGH).model_copy(update={"structured_reasons": [
+        why.reason(ReasonCode.LONG_CALL, flagged="+85261234567", longest_s=720)]})
+    opened = duty.client.post("/api/v1/callbacks/from-victims", json=report_json(graded))
+    assert opened.status_code == 201, opened.text
+    task_id = opened.json()["opened"][0]["id"]
+    detail = duty.client.get(f"/api/v1/callbacks/{task_id}").json()
+    assert detail["reason"] == "called by +85261234567: a 12 min call"
+    assert detail["reasons"] == [{"code": "long_call", "params": {"flagged": "+85261234567", "longest_s": 720}}]
+    queue = duty.client.get("/api/v1/callbacks").json()
+    assert next(t for t in queue["ready"] if t["id"] == task_id)["reasons"] == detail["reasons"]
+
+    typed = duty.client.post("/api/v1/callbacks", json={"phone": "13900000012", "reason": "市民来电求助"}).json()
+    assert typed["reasons"] == [{"code": "text", "params": {"text": "市民来电求助"}}]
+
+    # a code the console could not say is refused at the door, naming where
+    bad = report_json(graded)
+    bad["flagged"][0]["victims"][0]["structured_reasons"] = [{"code": "made_up", "params": {}}]
+    refused = duty.client.post("/api/v1/callbacks/from-victims", json=bad)
+    assert refused.status_code == 422 and "structured_reasons" in refused.text

@@ -58,6 +58,9 @@ def test_connected_n_minutes_warns_once_with_a_high_priority_callback(db: Databa
     [task] = open_task.calls
     assert task["phone"] == victim and task["grade"] == "high" and task["source"] == "watcher"
     assert task["on_call_now"] is True and task["dedupe_key"] == "watch:w1"
+    [coded] = task["reasons"]  # the console says it in the reader's language
+    assert (coded.code, coded.params) == ("watch_connected", {"flagged": scammer, "call_id": "w1", "on_call": True,
+                                                             "connected_s": 300})
     assert task["fraud_type"] == "impersonate_authority" and task["case_number"] == "SH20261125-000123"
     assert scammer in task["reason"] and task["now"] == clock.now
     # the release that follows changes nothing

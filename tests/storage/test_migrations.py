@@ -17,4 +17,4 @@ def test_migrated_schema_matches_models(db: Database) -> None:
 
 
 def test_database_is_at_head(db: Database) -> None:
-    assert current_revision(db.url) == "0009"
+    assert current_revision(db.url) == "0010"

@@ -78,6 +78,31 @@ def test_grades_order_and_reasons(dataset: Path) -> None:
     assert victims[P[5]].action == "visit or call at once" and victims[P[1]].action == "SMS warning"
 
 
+def test_every_reason_also_comes_as_a_code_with_its_parameters(dataset: Path) -> None:
+    """The console says these in the reader's language with Shanghai times; the text above stays English/UTC."""
+    report = potential_victims(dataset, [FLAGGED], since=SINCE, until=UNTIL, transfers=TRANSFERS)
+    victims = {v.number: v for v in report.flagged[0].victims}
+
+    def coded(number: str) -> list[tuple[str, dict[str, object]]]:
+        return [(r.code.value, r.params) for r in victims[number].structured_reasons]
+
+    for v in victims.values():
+        assert len(v.structured_reasons) == len(v.reasons), v.number
+        assert all(r.params["flagged"] == FLAGGED for r in v.structured_reasons)
+    assert coded(P[5])[0] == ("still_connected", {"flagged": FLAGGED, "since_at": "2024-03-09T15:50:00+00:00"})
+    assert coded(P[7]) == [("transfer_after_call", {"flagged": FLAGGED, "amount": "5000.00", "currency": "CNY",
+                                                    "lag_s": 1800})]
+    assert coded(P[6]) == [("long_call", {"flagged": FLAGGED, "longest_s": 700})]
+    assert coded(P[4]) == [("repeated_calls", {"flagged": FLAGGED, "calls": 4}),
+                           ("answered_calls", {"flagged": FLAGGED, "answered": 4})]
+    assert coded(P[9]) == [("recent_call", {"flagged": FLAGGED, "ago_s": 7200, "now_at": "2024-03-09T16:00:00+00:00"})]
+    assert coded(P[2]) == [("unanswered", {"flagged": FLAGGED, "calls": 1})]
+    assert coded(P[1]) == [("short_calls", {"flagged": FLAGGED, "calls": 1, "longest_s": 3})]
+    # the JSON output (`fanzha telecom victims --json`, the API) carries them as {"code", "params"}
+    dumped = victims[P[4]].model_dump(mode="json")
+    assert dumped["structured_reasons"][0] == {"code": "repeated_calls", "params": {"flagged": FLAGGED, "calls": 4}}
+
+
 def test_calls_back_raise_the_grade_and_now_defaults_to_the_last_record(dataset: Path) -> None:
     report = potential_victims(dataset, [FLAGGED, P[8]])
     assert report.now == datetime(2024, 3, 9, 15, 50, tzinfo=UTC)  # the last call in the dataset

@@ -54,6 +54,8 @@ def test_an_officer_reads_the_graded_list_and_the_read_is_audited(principal: Mak
     by_number = {v["number"]: v for v in body["victims"]}
     assert by_number[P[5]]["still_connected"] is True and "still connected" in by_number[P[5]]["reasons"][0]
     assert by_number[P[6]]["reasons"] == ["a 12 min call"] and by_number[P[6]]["action"] == "visit or call at once"
+    assert by_number[P[6]]["structured_reasons"] == [{"code": "long_call",
+                                                     "params": {"flagged": FLAGGED, "longest_s": 700}}]
     assert by_number[P[4]]["talk_s"] == 80 and by_number[P[4]]["calls"] == 4
     assert datetime.fromisoformat(body["since"]) == SINCE and datetime.fromisoformat(body["until"]) == UNTIL
     assert datetime.fromisoformat(body["now"]) == UNTIL  # "recent" is measured from the window's end

@@ -56,7 +56,10 @@ class CallbackTask(Base):
     grade: Mapped[str] = mapped_column(String(8))
     grade_rank: Mapped[int] = mapped_column(Integer)
     source: Mapped[str] = mapped_column(String(16))
-    reason: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)  # the reasons as text (English or as typed), for the API
+    # The same reasons as a JSON list of {"code", "params"} (outreach/reasons.py), said in the reader's language by
+    # the console; NULL on tasks stored before reasons had codes (their text is shown).
+    reasons: Mapped[str | None] = mapped_column(Text)
     fraud_type: Mapped[str | None] = mapped_column(String(32))  # FraudType code
     case_number: Mapped[str | None] = mapped_column(String(32))  # the case that flagged the caller, if any
     flagged_number: Mapped[str | None] = mapped_column(String(32))  # the fraud number that called this person

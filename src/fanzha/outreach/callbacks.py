@@ -15,6 +15,10 @@ row's version, under a row lock on PostgreSQL). The agent records the outcome in
 - refused: escalated to a visit by the local police station (status ``visit``, with the station).
 
 Every state change is audited (``callback.*``); lease renewals are not state changes and are not.
+
+A task's reasons are kept twice: as text (``reason``: English from the analysis, as typed by a person, and what the
+API has always returned) and as codes with parameters (``reasons``, see `fanzha.outreach.reasons`), which the
+console says in its reader's language with Shanghai times. A merge keeps both sources' reasons in both forms.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from fanzha.cases.normalize import phone_e164
 from fanzha.config import Settings
 from fanzha.errors import Conflict, Forbidden, InvalidInput, NotFound
 from fanzha.orgs.models import Organisation, OrgKind
+from fanzha.outreach import reasons as why
 from fanzha.outreach.callback_models import (
     CLOSED,
     GRADE_RANK,
@@ -125,18 +130,19 @@ class Opened:
 def open_task(session: Session, *, phone: str, grade: Literal["high", "medium", "low"],
               source: Literal["watcher", "potential_victim", "manual"], reason: str, now: datetime,
               case_number: str | None = None, fraud_type: str | None = None, on_call_now: bool = False,
-              dedupe_key: str | None = None) -> CallbackTask:
+              dedupe_key: str | None = None, reasons: Sequence[why.Reason] | None = None) -> CallbackTask:
     """Queue a person to phone (E.164). The same dedupe_key answers with the same task; a person who already has
-    an open task gets that task back, its grade raised and marked on a call if this source says so. Audited."""
+    an open task gets that task back, its grade raised and marked on a call if this source says so. Audited.
+    `reasons`: the reason as codes (the console says them in its reader's language); None: the text as written."""
     return open_or_merge(session, None, phone=phone, grade=grade, source=source, reason=reason, now=now,
                          case_number=case_number, fraud_type=fraud_type, on_call_now=on_call_now,
-                         dedupe_key=dedupe_key).task
+                         dedupe_key=dedupe_key, reasons=reasons).task
 
 
 def open_or_merge(session: Session, actor: Actor | None, *, phone: str, grade: str, source: str, reason: str,
                   now: datetime, case_number: str | None = None, fraud_type: str | None = None,
                   on_call_now: bool = False, dedupe_key: str | None = None,
-                  flagged_number: str | None = None) -> Opened:
+                  flagged_number: str | None = None, reasons: Sequence[why.Reason] | None = None) -> Opened:
     """`open_task` for a named actor (None: the system), saying whether the task is new, merged or known."""
     now = _aware(now)
     phone = _phone(phone)
@@ -145,10 +151,13 @@ def open_or_merge(session: Session, actor: Actor | None, *, phone: str, grade: s
     reason = " ".join(reason.split())[:MAX_REASON]
     if not reason:
         raise InvalidInput("say why this person should be called", field="reason")
+    # A person's words stay as typed; only machine-made reasons come as codes.
+    coded = list(reasons or []) if source != Source.MANUAL.value else []
     fraud_type = _fraud_type(fraud_type)
     if dedupe_key is not None and not 0 < len(dedupe_key) <= 160:
         raise InvalidInput("dedupe_key: 1 to 160 characters", field="dedupe_key")
-    incoming = _Incoming(grade=Grade(grade), source=source, reason=reason, fraud_type=fraud_type,
+    incoming = _Incoming(grade=Grade(grade), source=source, reason=reason,
+                         reasons=tuple(coded or [why.text(reason)]), fraud_type=fraud_type,
                          case_number=case_number, flagged_number=flagged_number, on_call=on_call_now)
     if dedupe_key is not None:
         known = _task_for_key(session, dedupe_key)
@@ -181,6 +190,7 @@ class _Incoming:
     grade: Grade
     source: str
     reason: str
+    reasons: tuple[why.Reason, ...]
     fraud_type: str | None
     case_number: str | None
     flagged_number: str | None
@@ -204,7 +214,7 @@ def _merge_or_insert(session: Session, actor: Actor | None, phone: str, new: _In
     if existing is None:
         task = CallbackTask(
             phone=phone, grade=new.grade.value, grade_rank=GRADE_RANK[new.grade], source=new.source,
-            reason=new.reason, fraud_type=new.fraud_type, case_number=new.case_number,
+            reason=new.reason, reasons=why.dumps(new.reasons), fraud_type=new.fraud_type, case_number=new.case_number,
             flagged_number=new.flagged_number, on_call=new.on_call, on_call_since=now if new.on_call else None,
             status=TaskStatus.OPEN.value, attempts=0, next_attempt_at=now, created_at=now, updated_at=now, version=1)
         try:
@@ -236,6 +246,11 @@ def _merge(session: Session, actor: Actor | None, task: CallbackTask, new: _Inco
         changes["next_attempt_at"] = now  # on a call with a fraudster right now: no waiting for the retry slot
     if new.reason not in task.reason:
         changes["reason"] = f"{task.reason}; {new.reason}"[:MAX_REASON]
+    # Both sources' reasons as codes too; a task from before codes keeps its text as the first one.
+    known = why.loads(task.reasons, task.reason)
+    together = why.merged(known, new.reasons)
+    if together != known:
+        changes["reasons"] = why.dumps(together)
     for name in ("fraud_type", "case_number", "flagged_number"):
         if getattr(task, name) is None and getattr(new, name) is not None:
             changes[name] = getattr(new, name)
@@ -243,7 +258,8 @@ def _merge(session: Session, actor: Actor | None, task: CallbackTask, new: _Inco
         return False
     _write(session, task, changes, now)
     audit.append(session, actor, "callback.merged", "callback", task.id, {
-        "source": new.source, **{k: v for k, v in changes.items() if k not in ("reason", "grade_rank")},
+        "source": new.source,
+        **{k: v for k, v in changes.items() if k not in ("reason", "reasons", "grade_rank")},
     })
     return True
 
@@ -292,9 +308,19 @@ def open_from_victims(session: Session, actor: Actor | None, flagged: Iterable[A
                 session, actor, phone=victim.number, grade=grade.value, source=Source.POTENTIAL_VICTIM.value,
                 reason=f"called by {caller}: {reasons}", now=now, case_number=case_number, fraud_type=fraud_type,
                 on_call_now=bool(victim.still_connected), flagged_number=caller,
+                reasons=_coded(victim, caller),
                 dedupe_key=f"pv:{caller}:{victim.number}:{last_call.astimezone(UTC).isoformat()}")
             getattr(result, opened.how).append(opened.task)
     return result
+
+
+def _coded(victim: Any, caller: str) -> list[why.Reason] | None:
+    """A potential victim's reasons as codes; None for analysis output made before reasons had codes. Each names
+    the number that called as the task's text does (JSON sent to the API may leave it out)."""
+    coded = [r if isinstance(r, why.Reason) else why.Reason.model_validate(r)
+             for r in getattr(victim, "structured_reasons", None) or []]
+    return [r.model_copy(update={"params": {**r.params, "flagged": caller}})
+            if r.code in why.CALL_RECORD_CODES else r for r in coded] or None
 
 
 def call_ended(session: Session, *, phone: str, now: datetime) -> CallbackTask | None:
@@ -590,6 +616,7 @@ def view(task: CallbackTask, now: datetime, names: dict[int, str], stations: dic
     station = stations.get(task.station_org_id) if task.station_org_id is not None else None
     return {
         "id": task.id, "phone": task.phone, "grade": task.grade, "source": task.source, "reason": task.reason,
+        "reasons": [r.as_dict() for r in why.loads(task.reasons, task.reason)],
         "fraud_type": task.fraud_type, "case_number": task.case_number, "flagged_number": task.flagged_number,
         "on_call": task.on_call, "on_call_since": task.on_call_since, "status": task.status,
         "attempts": task.attempts, "next_attempt_at": task.next_attempt_at, "due": task.next_attempt_at <= now,

@@ -10,7 +10,8 @@
     POST /callbacks/{id}/release            give it back               …/outcome: record the call's outcome
 
 Callback agents and supervisors work the queue, duty officers read it, bank and carrier liaisons get 404,
-everyone else 403.
+everyone else 403. A task carries its reasons as text (``reason``, as before) and as ``reasons``: a list of
+``{"code", "params"}`` (times ISO 8601 UTC, durations in seconds; code ``text`` is a sentence as written).
 """
 
 from __future__ import annotations

@@ -59,6 +59,7 @@ from fanzha.outreach import flash
 from fanzha.outreach import warnings as flash_warnings
 from fanzha.outreach.events import CallEvent
 from fanzha.outreach.models import CallStatus, FlaggedNumber, FlashWarning, WarningStatus, WatchedCall, affected
+from fanzha.outreach.reasons import ParamValue, Reason, ReasonCode, reason
 from fanzha.outreach.smpp import OutgoingSms
 from fanzha.storage.db import Database
 
@@ -473,8 +474,8 @@ class Watcher:
             for due in tasks:
                 task = self.open_task(
                     session, phone=due.subscriber, grade="high", source="watcher", reason=self._reason(due),
-                    now=now, case_number=due.case_number, fraud_type=due.fraud_type, on_call_now=due.on_call,
-                    dedupe_key=f"watch:{due.call_id}")
+                    reasons=[self._coded_reason(due)], now=now, case_number=due.case_number,
+                    fraud_type=due.fraud_type, on_call_now=due.on_call, dedupe_key=f"watch:{due.call_id}")
                 task_id = getattr(task, "id", None)
                 if task_id is not None:
                     links.append({"warning_pk": due.warning_id, "task_id": task_id})
@@ -547,6 +548,13 @@ class Watcher:
         length = "响铃时" if not self.watch else f"已通话{minutes:g}分钟"
         state = "仍在通话" if on_call else "通话已结束"
         return f"与涉诈号码{row.flagged}的通话{length}触发闪信预警（{state}，通话编号{row.call_id}）"
+
+    def _coded_reason(self, row: Any) -> Reason:
+        """`_reason` as a code, which the console says in its reader's language."""
+        common: dict[str, ParamValue] = {"flagged": row.flagged, "call_id": row.call_id, "on_call": bool(row.on_call)}
+        if not self.watch:
+            return reason(ReasonCode.WATCH_RING, **common)
+        return reason(ReasonCode.WATCH_CONNECTED, connected_s=round(self.watch.total_seconds()), **common)
 
     # ---- time ----
 

@@ -17,8 +17,9 @@ Grade (`Rules` holds the thresholds):
   `answered_calls` or more answered calls; an answered call in the `recent_h` hours before `now`;
 - **low**: otherwise (unanswered or short calls).
 
-Every potential victim carries the reasons for its grade. `now` defaults to `until`, else to the last call in the
-dataset (the time the records were extracted).
+Every potential victim carries the reasons for its grade, in English (`reasons`) and as codes with parameters
+(`structured_reasons`, times in UTC) that the console says in the reader's language with Shanghai times. `now`
+defaults to `until`, else to the last call in the dataset (the time the records were extracted).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from typing import Any
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from fanzha.outreach.reasons import ParamValue, Reason, ReasonCode, reason
 from fanzha.telecom.cdr import Dataset, parse_e164, to_e164, window_filter
 
 
@@ -86,7 +88,10 @@ class PotentialVictim(BaseModel):
     number: str
     grade: Grade
     action: str
-    reasons: list[str]
+    reasons: list[str]  # in English with UTC times, as before reasons had codes
+    # The same reasons as codes and parameters (`fanzha.outreach.reasons`), for saying them in any language; empty
+    # in output from before they existed.
+    structured_reasons: list[Reason] = []
     calls: int
     calls_from_flagged: int
     calls_to_flagged: int
@@ -156,43 +161,81 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds >= 60 else f"{seconds:.0f} s"
 
 
+@dataclass(frozen=True, slots=True)
+class Graded:
+    grade: Grade
+    reasons: list[str]  # in English, UTC times (the API's and the CLI's words)
+    structured: list[Reason]  # the same reasons as codes and parameters (the console says them in its language)
+    transfers: list[Transfer]  # the transfers that raised the grade
+
+
+class _Reasons:
+    """Reasons of one grade level: each an English sentence and the same as a code with its parameters."""
+
+    def __init__(self, flagged: str) -> None:
+        self.flagged = flagged
+        self.texts: list[str] = []
+        self.codes: list[Reason] = []
+
+    def add(self, sentence: str, code: ReasonCode, **params: ParamValue | datetime) -> None:
+        self.texts.append(sentence)
+        self.codes.append(reason(code, flagged=self.flagged, **params))
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
 def grade(row: dict[str, Any], *, flagged: str, now: datetime | None, transfers: Sequence[Transfer],
-          rules: Rules) -> tuple[Grade, list[str], list[Transfer]]:
+          rules: Rules) -> Graded:
     """The grade of one potential victim, its reasons and the transfers that raised it."""
-    high: list[str] = []
-    medium: list[str] = []
+    high = _Reasons(flagged)
+    medium = _Reasons(flagged)
     if row["still_connected"]:
         since = row["connected_since"].astimezone(UTC)
-        high.append(f"a call with {flagged} is still connected (since {since:%Y-%m-%d %H:%M} UTC)")
+        high.add(f"a call with {flagged} is still connected (since {since:%Y-%m-%d %H:%M} UTC)",
+                 ReasonCode.STILL_CONNECTED, since_at=since)
     answered_calls: list[datetime] = row["answered_from_flagged"] or []
     window = timedelta(hours=rules.transfer_within_h)
     after = [t for t in transfers if any(c <= t.at <= c + window for c in answered_calls)]
     for t in after:
         lag = min((t.at - c).total_seconds() for c in answered_calls if c <= t.at)
         amount = f"{t.amount} {t.currency}" if t.amount is not None else "a transfer"
-        high.append(f"bank transfer ({amount}) {_minutes(lag)} after an answered call from {flagged}")
+        high.add(f"bank transfer ({amount}) {_minutes(lag)} after an answered call from {flagged}",
+                 ReasonCode.TRANSFER_AFTER_CALL, amount=None if t.amount is None else str(t.amount),
+                 currency=t.currency, lag_s=round(lag))
     longest = row["longest_s"] or 0
     talk = row["talk_s"] or 0
     if longest >= rules.long_call_s:
-        high.append(f"a {_minutes(longest)} call")
+        high.add(f"a {_minutes(longest)} call", ReasonCode.LONG_CALL, longest_s=int(longest))
     elif longest >= rules.medium_call_s:
-        medium.append(f"a {_minutes(longest)} call")
+        medium.add(f"a {_minutes(longest)} call", ReasonCode.LONG_CALL, longest_s=int(longest))
     if talk >= rules.total_talk_s and row["calls"] > 1:
-        high.append(f"talked {_minutes(talk)} in all")
+        high.add(f"talked {_minutes(talk)} in all", ReasonCode.TOTAL_TALK, talk_s=int(talk))
     if row["calls"] >= rules.repeated_calls:
         calls_back = row["calls"] - row["calls_from_flagged"]
-        medium.append(f"{row['calls']} calls" + (f", {calls_back} of them back to {flagged}" if calls_back else ""))
+        if calls_back:
+            medium.add(f"{row['calls']} calls, {calls_back} of them back to {flagged}",
+                       ReasonCode.REPEATED_CALLS_BACK, calls=row["calls"], calls_back=calls_back)
+        else:
+            medium.add(f"{row['calls']} calls", ReasonCode.REPEATED_CALLS, calls=row["calls"])
     if row["answered"] >= rules.answered_calls:
-        medium.append(f"answered {row['answered']} calls")
+        medium.add(f"answered {row['answered']} calls", ReasonCode.ANSWERED_CALLS, answered=row["answered"])
     if now is not None and row["answered"] and now - row["last_call"] <= timedelta(hours=rules.recent_h):
-        medium.append(f"last call {_minutes((now - row['last_call']).total_seconds())} before "
-                      f"{now.astimezone(UTC):%Y-%m-%d %H:%M} UTC")
-    if high or len(medium) >= 2:
-        return Grade.HIGH, high + medium, after
-    if medium:
-        return Grade.MEDIUM, medium, after
-    reason = "unanswered" if not row["answered"] else f"short calls only (longest {_minutes(longest)})"
-    return Grade.LOW, [f"{row['calls']} call{'s' if row['calls'] > 1 else ''}, {reason}"], after
+        ago = (now - row["last_call"]).total_seconds()
+        medium.add(f"last call {_minutes(ago)} before {now.astimezone(UTC):%Y-%m-%d %H:%M} UTC",
+                   ReasonCode.RECENT_CALL, ago_s=round(ago), now_at=now)
+    if len(high) or len(medium) >= 2:
+        return Graded(Grade.HIGH, high.texts + medium.texts, high.codes + medium.codes, after)
+    if len(medium):
+        return Graded(Grade.MEDIUM, medium.texts, medium.codes, after)
+    low = _Reasons(flagged)
+    calls = f"{row['calls']} call{'s' if row['calls'] > 1 else ''}"
+    if not row["answered"]:
+        low.add(f"{calls}, unanswered", ReasonCode.UNANSWERED, calls=row["calls"])
+    else:
+        low.add(f"{calls}, short calls only (longest {_minutes(longest)})", ReasonCode.SHORT_CALLS,
+                calls=row["calls"], longest_s=int(longest))
+    return Graded(Grade.LOW, low.texts, low.codes, after)
 
 
 def potential_victims(dataset: Dataset | Path, numbers: Iterable[str], *, since: datetime | None = None,
@@ -223,13 +266,14 @@ def potential_victims(dataset: Dataset | Path, numbers: Iterable[str], *, since:
         victims = []
         for row in rows:
             person = to_e164(row["person"])
-            level, reasons, paid = grade(row, flagged=e164, now=now, transfers=by_phone.get(person, []), rules=rules)
+            graded = grade(row, flagged=e164, now=now, transfers=by_phone.get(person, []), rules=rules)
             victims.append(PotentialVictim(
-                number=person, grade=level, action=ACTION[level], reasons=reasons, calls=row["calls"],
+                number=person, grade=graded.grade, action=ACTION[graded.grade], reasons=graded.reasons,
+                structured_reasons=graded.structured, calls=row["calls"],
                 calls_from_flagged=row["calls_from_flagged"], calls_to_flagged=row["calls"] - row["calls_from_flagged"],
                 answered=row["answered"], talk_s=row["talk_s"] or 0, longest_s=row["longest_s"],
                 first_call=row["first_call"], last_call=row["last_call"], still_connected=row["still_connected"],
-                transfers=paid))
+                transfers=graded.transfers))
         victims.sort(key=lambda v: (GRADE_ORDER[v.grade], not v.still_connected, -v.last_call.timestamp(), v.number))
         out.append(FlaggedNumber(number=e164, calls_out=sum(v.calls_from_flagged for v in victims), victims=victims,
                                  grades={g: sum(1 for v in victims if v.grade == g) for g in Grade}))

@@ -28,10 +28,12 @@ from fanzha.outreach import callbacks as cb
 from fanzha.outreach import warnings as flash_warnings
 from fanzha.outreach.callback_models import CallbackTask, TaskStatus
 from fanzha.outreach.models import WarningStatus
+from fanzha.outreach.reasons import CALL_RECORD_CODES, ParamValue, Reason, ReasonCode
 from fanzha.outreach.scripts import script_for
 from fanzha.storage.db import Database
 from fanzha.web.console import ConsoleRoute, FormDep, PageActor, check_csrf, field
-from fanzha.web.templating import render, render_fragment
+from fanzha.web.i18n import Translator, catalogue
+from fanzha.web.templating import local_time, money, render, render_fragment
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
@@ -77,6 +79,68 @@ def _sweep(db: Database, now: datetime) -> None:
             cb.release_lapsed(session, now)
 
 
+# ---- reasons in the reader's language ----------------------------------------------------------------------
+
+def _duration(t: Translator, seconds: float) -> str:
+    # Whole minutes from one minute on, as the analysis's own words round them.
+    if seconds >= 60:
+        return t("callback.reason.minutes", n=f"{seconds / 60:.0f}")
+    return t("callback.reason.seconds", n=f"{seconds:.0f}")
+
+
+def _param(t: Translator, name: str, value: ParamValue, params: dict[str, ParamValue]) -> str:
+    """One parameter as the reader reads it (see the naming rules in `fanzha.outreach.reasons`)."""
+    if isinstance(value, bool):
+        return t(f"callback.reason.{name}.{'true' if value else 'false'}")
+    if name == "amount":
+        return money(str(value), str(params.get("currency") or "CNY")) if value is not None \
+            else t("callback.reason.amount_unknown")
+    if name.endswith("_at") and isinstance(value, str):
+        return local_time(value)  # stored UTC, shown in Shanghai
+    if name.endswith("_s") and isinstance(value, int | float):
+        return _duration(t, value)
+    return "—" if value is None else str(value)
+
+
+def _say(t: Translator, item: Reason) -> str:
+    """One reason in the reader's language; raises KeyError/ValueError when its parameters do not fit."""
+    if item.code is ReasonCode.TEXT:
+        return str(item.params["text"])
+    key = f"callback.reason.{item.code.value}"
+    if item.params.get("calls") == 1 and f"{key}.one" in catalogue(t.lang):
+        key += ".one"
+    message = catalogue(t.lang)[key]
+    return message.format(**{name: _param(t, name, value, item.params) for name, value in item.params.items()})
+
+
+def reason_lines(t: Translator, task: dict[str, Any]) -> list[str]:
+    """A task's reasons (`callbacks.view`) in the reader's language, Shanghai times: one line per source, the
+    number that called said once before a run of reasons read from its call records. Reasons that cannot be said
+    (a parameter missing) give way to the task's stored text rather than to an error page."""
+    lines: list[str] = []
+    run: tuple[str, list[str]] | None = None  # the number that called, and what its records show
+    try:
+        for item in (Reason.model_validate(raw) for raw in task.get("reasons") or []):
+            flagged = item.params.get("flagged") if item.code in CALL_RECORD_CODES else None
+            if isinstance(flagged, str):
+                if run is None or run[0] != flagged:
+                    run = (flagged, [])
+                    lines.append("")
+                run[1].append(_say(t, item))
+                lines[-1] = t("callback.reason.called_by", flagged=flagged,
+                              reasons=t("callback.reason.sep").join(run[1]))
+            else:
+                run = None
+                lines.append(_say(t, item))
+    except (KeyError, ValueError, IndexError):
+        return [task["reason"]]
+    return lines or [task["reason"]]
+
+
+def say_reasons(t: Translator, task: dict[str, Any]) -> str:
+    return t("callback.reason.sep").join(reason_lines(t, task))
+
+
 def _queue_context(db: Database, actor: Actor, now: datetime) -> dict[str, Any]:
     _sweep(db, now)
     with db.read() as session:
@@ -92,6 +156,7 @@ def _queue_context(db: Database, actor: Actor, now: datetime) -> dict[str, Any]:
         "mine": q.mine, "mine_attempts": attempts, "stations": stations,
         "script": script_for(q.mine["fraud_type"]) if q.mine else None,
         "poll_seconds": POLL_SECONDS, "heartbeat_seconds": HEARTBEAT_SECONDS,
+        "reason_lines": reason_lines, "say_reasons": say_reasons,
     }
 
 
