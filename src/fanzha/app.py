@@ -7,7 +7,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fanzha.audit.api import router as audit_router
 from fanzha.audit.service import Sealer
@@ -31,6 +34,7 @@ from fanzha.telecom.victims_api import router as victims_router
 from fanzha.tracing.api import router as tracing_router
 from fanzha.tracing.runtime import answer_hook
 from fanzha.web import routes as web_routes
+from fanzha.web.console import not_found_page
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
@@ -66,6 +70,14 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.settings = settings
     app.state.db = db
     install_error_handlers(app)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _not_found(request: Request, exc: StarletteHTTPException) -> Response:
+        """An unknown address in the browser gets the console's page (in the reader's language), not JSON."""
+        if exc.status_code == 404 and (page := await not_found_page(request)) is not None:
+            return page
+        return await http_exception_handler(request, exc)
+
     for router in (cases_router, audit_router, auth_router, orgs_router, banking_router, tracing_router,
                    telecom_router, callbacks_router, figures_router, outreach_router, web_routes.router):
         app.include_router(router)

@@ -120,3 +120,35 @@ def test_actor_cache_forgets_after_its_ttl() -> None:
 
     time.sleep(0.06)
     assert cache.get("c") is None
+
+
+def test_a_disabled_account_loses_its_sessions_and_tokens_at_once_and_comes_back_when_enabled(
+        db: Database, app_client: TestClient) -> None:
+    _person(db)
+    with db.transaction() as session:
+        admin = service.actor_for(service.create_user(session, None, username="root1", display_name="管理员",
+                                                      role=Role.ADMIN, org_code="center", password=PASSWORD))
+        system = service.create_user(session, None, username="hotline-gw", display_name="12345 接口",
+                                     role=Role.HOTLINE_OPERATOR, org_code="hotline:12345", password=None)
+        token = service.create_api_token(session, admin, system, "gateway")
+        ok = service.login(session, "wang", PASSWORD, 12)
+    assert ok is not None
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert app_client.get("/api/v1/me", headers=bearer).status_code == 200  # now remembered by the actor cache
+    assert service.actor_from_session(db, ok.session_token) is not None
+    with db.transaction() as session:
+        for name in ("wang", "hotline-gw"):
+            user = service.user_by_username(session, name)
+            assert user is not None
+            service.set_active(session, admin, user, False)
+    assert service.actor_from_session(db, ok.session_token) is None
+    assert app_client.get("/api/v1/me", headers=bearer).status_code == 401
+    with db.transaction() as session:
+        assert service.login(session, "wang", PASSWORD, 12) is None
+        user = service.user_by_username(session, "wang")
+        assert user is not None
+        service.set_active(session, admin, user, True)
+        assert service.login(session, "wang", PASSWORD, 12) is not None
+        actions = [e.action for e in session.execute(select(AuditEntry).where(AuditEntry.object_id == "wang")
+                                                      .order_by(AuditEntry.id)).scalars()]
+    assert "user.disabled" in actions and "user.enabled" in actions

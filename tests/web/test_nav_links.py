@@ -116,10 +116,14 @@ def test_no_role_is_shown_a_link_it_cannot_follow(role: Role, web_user: MakeUser
     assert "/cases" in nav_links(parse(console.get(START[role]).text))  # each of them reads cases
 
 
-@pytest.mark.parametrize("role", [R.AUDITOR, R.ADMIN], ids=lambda r: r.value)
-def test_a_role_with_no_console_page_is_offered_none(role: Role, web_user: MakeUser, web_login: LoginAs) -> None:
+@pytest.mark.parametrize(("role", "start"), [(R.AUDITOR, "/audit"), (R.ADMIN, "/accounts")],
+                         ids=lambda v: v.value if isinstance(v, Role) else v)
+def test_roles_that_read_no_cases_land_on_their_own_page_and_are_offered_no_case_list(
+        role: Role, start: str, web_user: MakeUser, web_login: LoginAs) -> None:
     console = web_login(web_user(role))
-    refused = console.get("/cases")
-    assert refused.status_code == 403
-    page = parse(refused.text)
-    assert nav_links(page) == [] and not page.find_all("a", cls="brand")
+    assert console.get("/").headers["location"] == start
+    assert console.get("/cases").status_code == 403
+    page = parse(console.get(start).text)
+    assert nav_links(page) == [start] and page.find("a", cls="brand").attrs["href"] == start
+    pages = crawl(console, start)
+    assert dead_links(console, pages) == []

@@ -207,12 +207,16 @@ def _entries(session: Session, batch: int) -> Iterator[AuditEntry]:
         session.expunge_all()
 
 
-def recent(session: Session, *, before_id: int | None = None, limit: int = 100,
-           object_id: str | None = None) -> list[AuditEntry]:
-    """Newest first by insertion order, sealed or not (the seq column says which)."""
+def recent(session: Session, *, before_id: int | None = None, limit: int = 100, object_id: str | None = None,
+           action: str | None = None, actor: str | None = None) -> list[AuditEntry]:
+    """Newest first by insertion order, sealed or not (the seq column says which); each filter is exact."""
     query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
     if before_id is not None:
         query = query.where(AuditEntry.id < before_id)
     if object_id is not None:
         query = query.where(AuditEntry.object_id == object_id)
+    if action is not None:
+        query = query.where(AuditEntry.action == action)
+    if actor is not None:
+        query = query.where(AuditEntry.actor == actor)
     return list(session.execute(query).scalars())

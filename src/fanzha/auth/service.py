@@ -31,7 +31,12 @@ MIN_PASSWORD_LENGTH = 10
 
 
 class AuthError(ValueError):
-    """A request to change accounts that cannot be honoured; the message says why."""
+    """A request to change accounts that cannot be honoured: the message says why ("field: why"), `code` names
+    the reason for the console's catalogue."""
+
+    def __init__(self, message: str, code: str = "invalid") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def _sha256(value: str) -> str:
@@ -52,17 +57,18 @@ def create_user(
 ) -> User:
     username = username.strip()
     if not username or len(username) > 64 or not username.replace("_", "").replace(".", "").replace("-", "").isalnum():
-        raise AuthError("username: 1-64 letters, digits, '.', '_' or '-'")
+        raise AuthError("username: 1-64 letters, digits, '.', '_' or '-'", "username_format")
     if password is not None and len(password) < MIN_PASSWORD_LENGTH:
-        raise AuthError(f"password: at least {MIN_PASSWORD_LENGTH} characters")
+        raise AuthError(f"password: at least {MIN_PASSWORD_LENGTH} characters", "password_short")
     org = org_by_code(session, org_code)
     if org is None:
-        raise AuthError(f"org: no organisation with code {org_code!r}")
+        raise AuthError(f"org: no organisation with code {org_code!r}", "org_unknown")
     if OrgKind(org.kind) not in ROLE_ORG_KINDS[role]:
         kinds = ", ".join(sorted(k.value for k in ROLE_ORG_KINDS[role]))
-        raise AuthError(f"role: a {role.value} must belong to an organisation of kind {kinds}, not {org.kind}")
+        raise AuthError(f"role: a {role.value} must belong to an organisation of kind {kinds}, not {org.kind}",
+                        "role_org")
     if session.execute(select(User.id).where(User.username == username)).first():
-        raise AuthError(f"username: {username!r} is taken")
+        raise AuthError(f"username: {username!r} is taken", "username_taken")
     user = User(
         username=username, display_name=display_name.strip() or username, role=role.value, org_id=org.id,
         password_hash=_hasher.hash(password) if password else None, active=True,
@@ -88,9 +94,51 @@ def ensure_service_account(session: Session, *, username: str, display_name: str
 
 def set_password(session: Session, by: Actor | None, user: User, password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise AuthError(f"password: at least {MIN_PASSWORD_LENGTH} characters")
+        raise AuthError(f"password: at least {MIN_PASSWORD_LENGTH} characters", "password_short")
     user.password_hash = _hasher.hash(password)
     audit.append(session, by, "user.password_set", "user", user.username)
+
+
+# Read aloud or copied by hand at a desk: no 0/O, 1/l/I.
+_UNAMBIGUOUS = "23456789abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ"
+
+
+def generated_password() -> str:
+    """A strong one-time password for an account an administrator creates or resets (shown once, never stored
+    in clear or logged)."""
+    return "".join(secrets.choice(_UNAMBIGUOUS) for _ in range(16))  # about 92 bits
+
+
+def reset_password(session: Session, by: Actor, user: User) -> str:
+    """A new generated password for a person; their open sessions end, so only the new one gets in."""
+    if user.password_hash is None:
+        raise AuthError("username: a system account signs in with API tokens, not a password", "system_account")
+    password = generated_password()
+    set_password(session, by, user, password)
+    _end_sessions(session, user)
+    return password
+
+
+def set_active(session: Session, by: Actor, user: User, active: bool) -> None:
+    """Enable or disable an account. A disabled account's sessions end at once and its API tokens are refused
+    (within the actor cache's few seconds on other processes); an administrator cannot disable themselves."""
+    if user.id == by.user_id and not active:
+        raise AuthError("username: you cannot disable your own account", "self_disable")
+    if user.active == active:
+        return
+    user.active = active
+    if not active:
+        _end_sessions(session, user)
+        for token_hash in session.execute(select(ApiToken.token_hash).where(ApiToken.user_id == user.id)).scalars():
+            actors.forget("t:" + token_hash)
+    audit.append(session, by, "user.enabled" if active else "user.disabled", "user", user.username)
+
+
+def _end_sessions(session: Session, user: User) -> None:
+    hashes = list(session.execute(select(WebSession.token_hash).where(WebSession.user_id == user.id)).scalars())
+    session.execute(delete(WebSession).where(WebSession.user_id == user.id))
+    for token_hash in hashes:
+        actors.forget("s:" + token_hash)
 
 
 def create_api_token(session: Session, by: Actor | None, user: User, name: str) -> str:

@@ -10,13 +10,15 @@ from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
+from fanzha.auth import service as auth_service
 from fanzha.auth.actor import Actor
-from fanzha.auth.dependencies import CSRF_HEADER, optional_actor, require_form_csrf
+from fanzha.auth.dependencies import CSRF_HEADER, SESSION_COOKIE, optional_actor, require_form_csrf
 from fanzha.auth.permissions import Permission, allowed
 from fanzha.auth.roles import Role
-from fanzha.errors import DomainError, Forbidden
+from fanzha.errors import DomainError, Forbidden, NotFound
 from fanzha.web.templating import render
 
 # Scripts and styles come only from /static (no inline code), so an injected tag cannot run.
@@ -46,9 +48,14 @@ class LoginRequired(Exception):
 
 
 def home_for(actor: Actor) -> str:
-    """The first page a reader may open: the case list, or the callback queue for a callback agent."""
+    """The first page a reader may open: the case list; the callback queue for a callback agent, the audit log
+    for an auditor, the accounts for an administrator (roles that see no cases)."""
     if allowed(actor.role, Permission.CASE_READ):
         return "/cases"
+    if allowed(actor.role, Permission.AUDIT_READ):
+        return "/audit"
+    if allowed(actor.role, Permission.USER_MANAGE):
+        return "/accounts"
     return "/callbacks" if actor.role is Role.CALLBACK_AGENT else "/cases"
 
 
@@ -95,6 +102,24 @@ def _login_redirect(request: Request, exc: LoginRequired) -> Response:
         actor: Actor | None = None
         return render(request, "partials/error.html", actor, error=None, error_kind="session")
     return RedirectResponse(login_url(exc.next_path), status_code=303)
+
+
+async def not_found_page(request: Request) -> Response | None:
+    """The console's page for an address no route serves (an old bookmark, a typo), for a browser asking for a
+    page; None for API clients and assets, which keep the JSON answer."""
+    if request.method != "GET" or request.url.path.startswith(("/api/", "/static/")) \
+            or "text/html" not in request.headers.get("accept", ""):
+        return None
+    actor: Actor | None = None
+    if cookie := request.cookies.get(SESSION_COOKIE):
+        actor = auth_service.remembered_session_actor(cookie) or await run_in_threadpool(
+            auth_service.actor_from_session, request.app.state.db, cookie)
+    request.state.actor = actor
+    response = render(request, "error.html", actor, status_code=404, error=NotFound("no such page"),
+                      error_kind="nopage")
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
 
 
 class ConsoleRoute(APIRoute):

@@ -9,7 +9,9 @@ from fastapi import APIRouter
 from fastapi.staticfiles import StaticFiles
 
 from fanzha.web import (
+    account_pages,
     alarm_pages,
+    audit_pages,
     auth_pages,
     bank_pages,
     carrier_pages,
@@ -35,5 +37,7 @@ router.include_router(return_router)
 router.include_router(carrier_pages.router)
 router.include_router(callback_router)
 router.include_router(dashboard_pages.router)
+router.include_router(audit_pages.router)
+router.include_router(account_pages.router)
 
 static_files = StaticFiles(directory=STATIC_DIR)
