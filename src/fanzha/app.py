@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fanzha.audit.api import router as audit_router
@@ -35,6 +35,9 @@ from fanzha.tracing.api import router as tracing_router
 from fanzha.tracing.runtime import answer_hook
 from fanzha.web import routes as web_routes
 from fanzha.web.console import not_found_page
+
+HTTP_ERROR_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large",
+                    415: "unsupported_media_type"}
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
@@ -72,8 +75,17 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     install_error_handlers(app)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _not_found(request: Request, exc: StarletteHTTPException) -> Response:
-        """An unknown address in the browser gets the console's page (in the reader's language), not JSON."""
+    async def _framework_refusal(request: Request, exc: StarletteHTTPException) -> Response:
+        """Refusals made before any route of ours runs (no such address, wrong method, a body that is not
+        text): the API answers with its usual error body; an unknown address in the browser gets the console's
+        page in the reader's language."""
+        if request.url.path.startswith("/api/"):
+            code = HTTP_ERROR_CODES.get(exc.status_code, "http_error")
+            message = {404: f"no API route {request.url.path}",
+                       405: f"{request.method} is not allowed on {request.url.path}"}.get(exc.status_code,
+                                                                                           str(exc.detail))
+            return JSONResponse({"error": code, "message": message, "detail": exc.detail},
+                                status_code=exc.status_code, headers=getattr(exc, "headers", None))
         if exc.status_code == 404 and (page := await not_found_page(request)) is not None:
             return page
         return await http_exception_handler(request, exc)

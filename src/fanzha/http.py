@@ -1,16 +1,52 @@
-"""HTTP plumbing shared by every router: error bodies that name the field, and a request-size limit."""
+"""HTTP plumbing shared by every router: error bodies that name the field, a request-size limit, and the
+input types every router uses for row ids and times (so a bad one is a 422 naming it, never a crash below)."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fanzha.errors import DomainError
+from fanzha.errors import DomainError, InvalidInput
+
+# Row ids are 32-bit integers in PostgreSQL (the audit log's are 64-bit); a larger one can name no row.
+ID_MAX = 2**31 - 1
+BIG_ID_MAX = 2**63 - 1
+RowId = Annotated[int, Path(ge=1, le=ID_MAX, description="a record's id")]
+BeforeId = Annotated[int | None, Query(ge=1, le=ID_MAX, description="page on: items older than this id")]
+
+# Times come as ISO 8601 text with a UTC offset, within the years a record can be about.
+MOMENT_MIN = datetime(1970, 1, 1, tzinfo=UTC)
+MOMENT_MAX = datetime(2100, 1, 1, tzinfo=UTC)
+_ISO_DATE = re.compile(r"^\s*\d{4}-\d{2}-\d{2}")
+_MOMENT_HINT = "give a date and time in ISO 8601 with its UTC offset, e.g. 2026-11-25T10:00:00+08:00"
+
+
+def _iso_text(value: Any) -> Any:
+    """Numbers (and numeric strings) would pass as Unix timestamps: refuse them rather than guess."""
+    if isinstance(value, datetime) or (isinstance(value, str) and _ISO_DATE.match(value)):
+        return value
+    raise ValueError(f"{value!r} is not a time: {_MOMENT_HINT}")
+
+
+def _plausible(value: datetime) -> datetime:
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not MOMENT_MIN <= utc < MOMENT_MAX:
+        raise ValueError(f"{value.isoformat()} is out of range: give a time from 1970 to 2099")
+    return value
+
+
+Moment = Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(_plausible)]
 
 
 def _field(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -39,6 +75,52 @@ def install_error_handlers(app: FastAPI) -> None:
             errors.append({"field": _field(err.get("loc", ())), "message": msg.removeprefix("Value error, ")})
         summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
         return JSONResponse({"error": "invalid_input", "message": summary, "errors": errors}, status_code=422)
+
+
+_NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000", re.IGNORECASE)
+
+
+def _nul_path(value: Any, path: str) -> str | None:
+    """Where in a parsed JSON document a text holds NUL (keys included)."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            here = f"{path}.{key}" if path != "body" else str(key)
+            if "\x00" in str(key):
+                return here
+            if (found := _nul_path(item, here)) is not None:
+                return found
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            if (found := _nul_path(item, f"{path}.{i}" if path != "body" else str(i))) is not None:
+                return found
+    return None
+
+
+async def refuse_nul(request: Request) -> None:
+    """No text may hold a NUL character (PostgreSQL cannot store one): a 422 naming the parameter or field.
+
+    A router dependency; the body is the one FastAPI has already read (cached on the request).
+    """
+    for name, value in request.path_params.items():
+        if "\x00" in str(value):
+            raise InvalidInput(f"{name} holds a NUL character", field=name)
+    for name, value in request.query_params.multi_items():
+        if "\x00" in name or "\x00" in value:
+            raise InvalidInput(f"query parameter {name!r} holds a NUL character", field=name.replace("\x00", ""))
+    if request.method in ("GET", "HEAD", "OPTIONS", "DELETE"):
+        return
+    body = await request.body()
+    if b"\x00" in body:
+        raise InvalidInput("the body holds a NUL byte", field="body")
+    if _NUL_ESCAPE.search(body):
+        try:
+            field = _nul_path(json.loads(body), "body")
+        except ValueError:  # not JSON (FastAPI has refused it already, or the route reads raw text)
+            field = None
+        if field is not None:
+            raise InvalidInput(f"{field} holds a NUL character (\\u0000), which no text may hold", field=field)
 
 
 class BodyLimit:

@@ -240,3 +240,22 @@ def _until(condition: Callable[[], bool], timeout_s: float = 15) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition not reached in time"
         time.sleep(0.02)
+
+
+def test_a_hand_answer_holds_an_amount_the_hold_can_store(principal: MakePrincipal, db: Database) -> None:
+    # More decimals than storage keeps was a server error; more than the currency has was stored as said.
+    officer = principal(Role.DUTY_OFFICER)
+    number = officer.client.post("/api/v1/reports", json=report()).json()["number"]
+    (hold,) = [i for i in officer.client.get(f"/api/v1/cases/{number}/instructions").json()["items"]
+               if i["kind"] == "stop_payment"]
+    liaison = principal(Role.BANK_LIAISON, "bank:ABC")
+    url = f"/api/v1/instructions/{hold['id']}/answer"
+    for amount, says in (("100.123456", "at most 2 decimal places"), ("100.123", "at most 2 decimal places"),
+                         ("1e309", "implausibly large")):
+        answer = liaison.client.post(url, json={"held": True, "amount": amount})
+        assert answer.status_code == 422 and answer.json()["field"] == "amount", answer.text
+        assert says in answer.json()["message"]
+    assert _row(db, hold["id"]).held_amount is None
+    held = liaison.client.post(url, json={"held": True, "amount": "70000.00"})
+    assert held.status_code == 200, held.text
+    assert _row(db, hold["id"]).held_amount == Decimal("70000")

@@ -174,6 +174,15 @@ BAD_INPUTS = [
     pytest.param({"received_at": "2099-01-01T00:00:00+08:00"}, "received_at", id="future-receipt"),
     pytest.param({"fraud_type": "外星人诈骗"}, "fraud_type", id="unknown-type"),
     pytest.param({"surprise": 1}, "surprise", id="unknown-field"),
+    pytest.param({"transfers": [{"to_account": "", "amount": "100"}]}, "transfers.0.to_account",
+                 id="empty-account"),  # was dropped by the validator, then a server error
+    pytest.param({"transfers": [{"to_account": "6228480402564890018", "amount": "100", "occurred_at": 0}]},
+                 "transfers.0.occurred_at", id="number-as-time"),  # was taken as 1970-01-01
+    pytest.param({"transfers": [{"to_account": "6228480402564890018", "amount": "100",
+                                 "occurred_at": "0001-01-01T00:00:00Z"}]}, "transfers.0.occurred_at",
+                 id="year-one"),  # overflowed in the first move (500)
+    pytest.param({"received_at": "9999-12-31T23:59:59-12:00"}, "received_at", id="beyond-year-9999"),
+    pytest.param({"external_ref": " "}, "external_ref", id="blank-external-ref"),
 ]
 
 
@@ -227,3 +236,15 @@ def test_warnings_stay_with_the_case(principal: MakePrincipal) -> None:
         transfers=[{"to_account": "6228480402564890019", "amount": "5000"}])).json()["number"]
     warnings = officer.client.get(f"/api/v1/cases/{number}").json()["warnings"]
     assert len(warnings) == 1 and "6228480402564890019" in warnings[0]
+
+
+def test_an_empty_external_ref_is_refused_not_shared_by_every_report(db: Database, principal: MakePrincipal) -> None:
+    # "" was stored as a reference: the next report with "" from the channel hit the unique index (500), lost.
+    officer = principal(Role.DUTY_OFFICER)
+    before = _counts(db)
+    for narrative in ("第一个报案。", "另一个报案，完全不同的事。"):
+        res = officer.client.post("/api/v1/reports", json=report(external_ref="", narrative=narrative))
+        assert res.status_code == 422, res.text
+        assert res.json()["errors"][0]["field"] == "external_ref"
+    assert _counts(db) == before
+    assert officer.client.post("/api/v1/reports", json=report()).status_code == 201  # no reference: fine

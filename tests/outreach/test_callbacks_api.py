@@ -185,3 +185,18 @@ def test_the_api_gives_the_reasons_as_codes_beside_the_text(principal: MakePrinc
     bad["flagged"][0]["victims"][0]["structured_reasons"] = [{"code": "made_up", "params": {}}]
     refused = duty.client.post("/api/v1/callbacks/from-victims", json=bad)
     assert refused.status_code == 422 and "structured_reasons" in refused.text
+
+
+@pytest.mark.parametrize("case_number", ["zzz", " ", "SH2026-1", "sh20261125-000123"])
+def test_a_task_names_a_case_by_its_number_or_not_at_all(principal: MakePrincipal, db: Database,
+                                                         case_number: str) -> None:
+    # Any text was stored as the task's case number (and shown to the agent as one).
+    duty = principal(R.DUTY_OFFICER)
+    by_hand = duty.client.post("/api/v1/callbacks", json={"phone": "+8613900000009", "reason": "called by fraud",
+                                                           "case_number": case_number})
+    assert by_hand.status_code == 422 and by_hand.json()["errors"][0]["field"] == "case_number", by_hand.text
+    body = report_json(victim("+8613900000001", Grade.HIGH))
+    listed = duty.client.post("/api/v1/callbacks/from-victims", json={**body, "case_number": case_number})
+    assert listed.status_code == 422 and listed.json()["errors"][0]["field"] == "case_number", listed.text
+    with db.read() as session:
+        assert session.execute(select(cb.CallbackTask)).first() is None

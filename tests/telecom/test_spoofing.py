@@ -222,6 +222,13 @@ def test_the_api_says_what_is_wrong_and_who_may_ask(principal: MakePrincipal) ->
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "calls.0.trunk"
     empty = officer.client.post("/api/v1/telecom/spoofing/check", json={"calls": []})
     assert empty.status_code == 422 and "calls" in empty.json()["message"]
+    # A record without a caller, or lasting forever (1e999 reads as infinity), was checked as if it made sense.
+    no_caller = officer.client.post("/api/v1/telecom/spoofing/check", json={"calls": [_call("110", caller="")]})
+    assert no_caller.status_code == 422 and no_caller.json()["errors"][0]["field"] == "calls.0.caller"
+    forever = officer.client.post("/api/v1/telecom/spoofing/check", headers={"content-type": "application/json"},
+                                  content=b'{"calls": [{"caller": "+85261234567", "trunk": "local", '
+                                          b'"duration_s": 1e999}]}')
+    assert forever.status_code == 422 and forever.json()["errors"][0]["field"] == "calls.0.duration_s"
     assert principal(Role.CARRIER_LIAISON).client.post(
         "/api/v1/telecom/spoofing/check", json={"calls": [_call("110")]}).status_code == 200
     for role in (Role.HOTLINE_OPERATOR, Role.BANK_LIAISON, Role.AUDITOR):

@@ -131,9 +131,16 @@ def test_a_bad_query_is_a_422_naming_the_field(principal: MakePrincipal, params:
 
 def test_a_bad_body_is_a_422_naming_the_field(principal: MakePrincipal) -> None:
     duty = principal(Role.DUTY_OFFICER)
+    AT = "2024-03-04T12:30:00+08:00"
     for extra, field in (({"case_number": "case-1"}, "case_number"), ({"min_grade": "urgent"}, "min_grade"),
                          ({"transfers": [{"phone": "139", "at": "2024-03-04T12:30:00+08:00"}]}, "transfers.0.phone"),
-                         ({"transfers": [{"phone": P[7], "at": "2024-03-04T12:30:00"}]}, "transfers.0.at")):
+                         ({"transfers": [{"phone": P[7], "at": "2024-03-04T12:30:00"}]}, "transfers.0.at"),
+                         # these were taken as they came: a negative or unpayable amount, any currency, 1970
+                         ({"transfers": [{"phone": P[7], "at": AT, "amount": "-5"}]}, "transfers.0.amount"),
+                         ({"transfers": [{"phone": P[7], "at": AT, "amount": "10.123"}]}, "transfers.0.amount"),
+                         ({"transfers": [{"phone": P[7], "at": AT, "amount": "1e309"}]}, "transfers.0.amount"),
+                         ({"transfers": [{"phone": P[7], "at": AT, "currency": "RMB"}]}, "transfers.0.currency"),
+                         ({"transfers": [{"phone": P[7], "at": 0}]}, "transfers.0.at")):
         res = duty.client.post(URL, json={"number": FLAGGED, **extra})
         assert res.status_code == 422 and res.json()["errors"][0]["field"] == field, res.text
 

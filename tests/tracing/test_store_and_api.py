@@ -183,6 +183,15 @@ def test_queries_are_checked_at_the_edge(db: Database, principal: MakePrincipal)
     assert no_since.status_code == 422 and no_since.json()["field"] == "since"
     unknown = officer.client.post(url, json={"kind": "account_query", "bank_code": "NOPE", "account": M2[1]})
     assert unknown.status_code == 422 and unknown.json()["field"] == "bank_code"
+    # These two were server errors: the currency was checked outside the model, the account's case inside the
+    # signed message only.
+    currency = officer.client.post(url, json={"kind": "account_query", "bank_code": "ICBC", "account": M2[1],
+                                              "currency": "XYZ"})
+    assert currency.status_code == 422 and currency.json()["errors"][0]["field"] == "currency", currency.text
+    lower = officer.client.post(url, json={"kind": "account_query", "bank_code": "ICBC", "account": "gb29-nwbk60"})
+    assert lower.status_code == 201, lower.text
+    asked = officer.client.get(f"/api/v1/cases/{number}/instructions").json()["items"]
+    assert "GB29NWBK60" in [i["account"] for i in asked]
     ok = officer.client.post(url, json={"kind": "transaction_query", "bank_code": "icbc", "account": M2[1],
                                         "since": T0.isoformat()})
     assert ok.status_code == 201, ok.text

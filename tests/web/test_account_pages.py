@@ -109,4 +109,5 @@ def test_an_unknown_address_gets_the_consoles_page_not_json(web_user: MakeUser, 
     assert doc.find("h1").text() == "找不到该页面"
     assert "案件" in doc.find("nav", cls="mainnav").text()  # the reader's navigation is still there
     api = web_anonymous.get("/api/v1/no-such-thing", headers={"accept": "text/html"})
-    assert api.status_code == 404 and api.json() == {"detail": "Not Found"}
+    assert api.status_code == 404 and api.json()["error"] == "not_found"
+    assert "/api/v1/no-such-thing" in api.json()["message"]

@@ -127,3 +127,15 @@ def test_an_address_of_the_wrong_shape_is_explained_in_the_readers_language(
         main = parse(response.text).find("main")
         assert main.find("h1").text() == title
         assert words in main.text() and english not in main.text()
+
+
+def test_a_form_with_a_nul_character_gets_the_form_page_and_files_nothing(
+        web_user: MakeUser, web_login: LoginAs) -> None:
+    """A crafted form (no keyboard types NUL; PostgreSQL could not store it) is refused before any service runs."""
+    console = web_login(web_user(Role.DUTY_OFFICER))
+    console.get("/cases/new")
+    response = console.post("/cases/new", {"channel": "110", "victim_name": "王\x00某", "narrative": "被骗。"})
+    assert response.status_code == 400
+    main = parse(response.text).find("main")
+    assert main.find("h1").text() == "无法完成" and "过期的链接" in main.text()
+    assert "SH" not in parse(console.get("/cases").text).find("main").text()  # no case was filed

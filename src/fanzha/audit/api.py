@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from fanzha.audit import service
 from fanzha.auth.dependencies import ActorDep, DbDep
 from fanzha.auth.permissions import Permission, allowed
 from fanzha.errors import Forbidden
+from fanzha.http import BIG_ID_MAX, refuse_nul
 
-router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+router = APIRouter(prefix="/api/v1/audit", tags=["audit"], dependencies=[Depends(refuse_nul)])
 
 
 def _require(actor: ActorDep) -> None:
@@ -20,7 +21,7 @@ def _require(actor: ActorDep) -> None:
 
 
 @router.get("")
-def list_entries(actor: ActorDep, db: DbDep, before_id: int | None = None,
+def list_entries(actor: ActorDep, db: DbDep, before_id: int | None = Query(default=None, ge=1, le=BIG_ID_MAX),
                  object_id: str | None = Query(default=None, max_length=64),
                  limit: int = Query(default=100, ge=1, le=1000)) -> dict[str, Any]:
     _require(actor)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from fanzha.auth import service
@@ -12,8 +12,9 @@ from fanzha.auth.dependencies import ActorDep, DbDep
 from fanzha.auth.models import Role
 from fanzha.auth.permissions import ROLE_PERMISSIONS, Permission, allowed
 from fanzha.errors import Forbidden, InvalidInput, NotFound
+from fanzha.http import refuse_nul
 
-router = APIRouter(prefix="/api/v1", tags=["auth"])
+router = APIRouter(prefix="/api/v1", tags=["auth"], dependencies=[Depends(refuse_nul)])
 
 
 class UserIn(BaseModel):

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from fastapi import APIRouter, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from fanzha.audit import service as audit
@@ -23,9 +23,10 @@ from fanzha.banking.runtime import signer_for
 from fanzha.cases import queries
 from fanzha.cases.models import Case
 from fanzha.errors import Forbidden, InvalidInput, NotFound
-from fanzha.money import amount_str
+from fanzha.http import Moment, RowId, refuse_nul
+from fanzha.money import amount_str, check_amount
 
-router = APIRouter(prefix="/api/v1", tags=["banking"])
+router = APIRouter(prefix="/api/v1", tags=["banking"], dependencies=[Depends(refuse_nul)])
 
 
 @router.get("/cases/{number}/instructions")
@@ -58,7 +59,7 @@ def _load(db_session: Session, actor: Actor, instruction_id: int) -> tuple[BankI
 
 
 @router.post("/instructions/{instruction_id}/approve")
-def approve_instruction(instruction_id: int, actor: ActorDep, db: DbDep, request: Request) -> dict[str, str]:
+def approve_instruction(instruction_id: RowId, actor: ActorDep, db: DbDep, request: Request) -> dict[str, str]:
     """One click: send a pending stop-payment or freeze (a supervisor for large ones)."""
     with db.transaction() as session:
         instruction, number = _load(session, actor, instruction_id)
@@ -69,7 +70,7 @@ def approve_instruction(instruction_id: int, actor: ActorDep, db: DbDep, request
 
 
 @router.post("/instructions/{instruction_id}/renew")
-def renew_instruction(instruction_id: int, actor: ActorDep, db: DbDep, request: Request) -> dict[str, str]:
+def renew_instruction(instruction_id: RowId, actor: ActorDep, db: DbDep, request: Request) -> dict[str, str]:
     """Ask the bank to renew an active hold before it expires (a stop-payment at most twice)."""
     with db.transaction() as session:
         instruction, number = _load(session, actor, instruction_id)
@@ -80,7 +81,7 @@ def renew_instruction(instruction_id: int, actor: ActorDep, db: DbDep, request: 
 
 
 @router.post("/instructions/{instruction_id}/release")
-def release_instruction(instruction_id: int, body: ReleaseIn, actor: ActorDep, db: DbDep,
+def release_instruction(instruction_id: RowId, body: ReleaseIn, actor: ActorDep, db: DbDep,
                         request: Request) -> dict[str, str]:
     with db.transaction() as session:
         instruction, number = _load(session, actor, instruction_id)
@@ -101,7 +102,7 @@ class HandAnswerIn(BaseModel):
                                    "returned the money); false: refused")
     amount: Decimal | None = Field(default=None, ge=0,
                                    description="held (or returned) amount; required when a hold or return is done")
-    expires_at: AwareDatetime | None = Field(default=None, description="the bank's stated expiry, if shorter")
+    expires_at: Moment | None = Field(default=None, description="the bank's stated expiry, if shorter")
     reason: str = Field(default="", max_length=500, description="the bank's reason, required for a refusal")
 
 
@@ -130,7 +131,7 @@ def bank_inbox(actor: ActorDep, db: DbDep) -> dict[str, Any]:
 
 
 @router.post("/instructions/{instruction_id}/acknowledge")
-def acknowledge_instruction(instruction_id: int, actor: ActorDep, db: DbDep) -> dict[str, str | None]:
+def acknowledge_instruction(instruction_id: RowId, actor: ActorDep, db: DbDep) -> dict[str, str | None]:
     """A bank liaison confirms the bank has the instruction (收到); the answer follows."""
     with db.transaction() as session:
         instruction, number = _load(session, actor, instruction_id)
@@ -140,7 +141,7 @@ def acknowledge_instruction(instruction_id: int, actor: ActorDep, db: DbDep) -> 
 
 
 @router.post("/instructions/{instruction_id}/answer")
-def answer_instruction(instruction_id: int, body: HandAnswerIn, actor: ActorDep, db: DbDep,
+def answer_instruction(instruction_id: RowId, body: HandAnswerIn, actor: ActorDep, db: DbDep,
                        request: Request) -> dict[str, str]:
     """A bank liaison records the bank's answer by hand (banks without a system link)."""
     with db.transaction() as session:
@@ -149,7 +150,14 @@ def answer_instruction(instruction_id: int, body: HandAnswerIn, actor: ActorDep,
         moves_money = awaiting is None or awaiting.message_type in ("StopPayment", "Freeze", "Return")
         if body.held and body.amount is None and moves_money:
             raise InvalidInput("say how much was held", field="amount")
+        amount = body.amount
+        if amount is not None and amount != 0:  # a held amount in the hold's currency, as a report's would be
+            try:
+                amount = check_amount(amount, instruction.currency,
+                                      Decimal(request.app.state.settings.max_transfer_amount))
+            except ValueError as exc:
+                raise InvalidInput(str(exc), field="amount") from None
         instructions.answer_by_hand(session, actor, instruction, case_number=number, held=body.held,
-                                    amount=body.amount, expires_at=body.expires_at, reason=body.reason,
+                                    amount=amount, expires_at=body.expires_at, reason=body.reason,
                                     now=datetime.now(UTC), rules=rules_for(request.app.state.settings))
         return {"status": instruction.status}

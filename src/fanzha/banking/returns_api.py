@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
@@ -24,9 +24,10 @@ from fanzha.banking.runtime import signer_for
 from fanzha.cases import queries
 from fanzha.cases.models import Case
 from fanzha.errors import NotFound
+from fanzha.http import RowId, refuse_nul
 from fanzha.tracing.loop import TraceConfig
 
-router = APIRouter(prefix="/api/v1", tags=["returns"])
+router = APIRouter(prefix="/api/v1", tags=["returns"], dependencies=[Depends(refuse_nul)])
 
 # Who reads a case's returns; anyone else gets the 404 of a case they cannot see.
 READERS = frozenset({Role.DUTY_OFFICER, Role.SUPERVISOR, Role.BANK_LIAISON})
@@ -78,7 +79,7 @@ def case_returns(number: str, actor: ActorDep, db: DbDep) -> dict[str, Any]:
 
 
 @router.post("/cases/{number}/holds/{instruction_id}/returns", status_code=201)
-def propose(number: str, instruction_id: int, actor: ActorDep, db: DbDep, settings: SettingsDep) -> dict[str, Any]:
+def propose(number: str, instruction_id: RowId, actor: ActorDep, db: DbDep, settings: SettingsDep) -> dict[str, Any]:
     """Plan the return of a freeze's money to the victims whose money reached it; one return per share."""
     with db.transaction() as session:
         case = _case(session, actor, number)
@@ -93,7 +94,7 @@ def propose(number: str, instruction_id: int, actor: ActorDep, db: DbDep, settin
 
 
 @router.post("/returns/{return_id}/approve")
-def approve(return_id: int, actor: ActorDep, db: DbDep, request: Request) -> dict[str, Any]:
+def approve(return_id: RowId, actor: ActorDep, db: DbDep, request: Request) -> dict[str, Any]:
     """A supervisor sends the return to the bank (a pro rata one only after its public notice)."""
     with db.transaction() as session:
         row, number = _return(session, actor, return_id)
@@ -104,7 +105,7 @@ def approve(return_id: int, actor: ActorDep, db: DbDep, request: Request) -> dic
 
 
 @router.post("/returns/{return_id}/object")
-def object_to(return_id: int, body: ObjectionIn, actor: ActorDep, db: DbDep) -> dict[str, Any]:
+def object_to(return_id: RowId, body: ObjectionIn, actor: ActorDep, db: DbDep) -> dict[str, Any]:
     """Record an objection heard during the public notice; the return waits for a supervisor's decision."""
     with db.transaction() as session:
         row, number = _return(session, actor, return_id)
@@ -113,7 +114,7 @@ def object_to(return_id: int, body: ObjectionIn, actor: ActorDep, db: DbDep) -> 
 
 
 @router.post("/returns/{return_id}/cancel")
-def cancel(return_id: int, body: CancelIn, actor: ActorDep, db: DbDep) -> dict[str, Any]:
+def cancel(return_id: RowId, body: CancelIn, actor: ActorDep, db: DbDep) -> dict[str, Any]:
     """A supervisor drops a return not yet sent; its money stays frozen."""
     with db.transaction() as session:
         row, number = _return(session, actor, return_id)

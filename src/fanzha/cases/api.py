@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query, Request, Response, status
-from pydantic import AwareDatetime
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from fanzha.auth.actor import Actor
 from fanzha.auth.dependencies import ActorDep, DbDep, SettingsDep
@@ -18,9 +17,10 @@ from fanzha.cases.linking import Link
 from fanzha.cases.models import CaseStatus, Channel
 from fanzha.cases.schemas import ExtractIn, FactsIn, ReportIn, TransitionIn
 from fanzha.errors import Forbidden, InvalidInput
+from fanzha.http import BeforeId, Moment, refuse_nul
 from fanzha.storage.db import Database
 
-router = APIRouter(prefix="/api/v1", tags=["cases"])
+router = APIRouter(prefix="/api/v1", tags=["cases"], dependencies=[Depends(refuse_nul)])
 
 
 @router.post("/reports", status_code=status.HTTP_201_CREATED)
@@ -52,10 +52,10 @@ def list_cases(
     status_: CaseStatus | None = Query(default=None, alias="status"),
     channel: Channel | None = None,
     fraud_type: str | None = None,
-    received_from: AwareDatetime | None = None,
-    received_to: AwareDatetime | None = None,
+    received_from: Moment | None = None,
+    received_to: Moment | None = None,
     q: str | None = Query(default=None, max_length=128),
-    before_id: int | None = None,
+    before_id: BeforeId = None,
     limit: int = Query(default=50, ge=1, le=queries.MAX_PAGE),
 ) -> dict[str, Any]:
     try:

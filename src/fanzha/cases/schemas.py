@@ -5,13 +5,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from stdnum.cn import ric
 from stdnum.exceptions import ValidationError as StdnumValidationError
 
 from fanzha.cases.fraud_types import FraudType
 from fanzha.cases.models import Channel
 from fanzha.cases.normalize import account_number, device_id, phone_e164, url_value
+from fanzha.http import Moment
 from fanzha.money import check_currency
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
@@ -59,12 +60,17 @@ class TransferIn(_Strict):
     to_name: str | None = Field(default=None, max_length=64)
     amount: Decimal = Field(description="decimal string, e.g. \"70000\" or \"12000.50\"")
     currency: str = Field(default="CNY", min_length=3, max_length=3)
-    occurred_at: AwareDatetime | None = None
+    occurred_at: Moment | None = None
     method: TransferMethod = "bank_transfer"
 
-    @field_validator("to_account", "from_account")
+    @field_validator("to_account")
     @classmethod
-    def _account(cls, value: str | None) -> str | None:
+    def _to_account(cls, value: str) -> str:
+        return account_number(value)  # required: an empty one is refused, not dropped
+
+    @field_validator("from_account")
+    @classmethod
+    def _from_account(cls, value: str | None) -> str | None:
         return account_number(value) if value else None
 
     @field_validator("currency")
@@ -103,9 +109,9 @@ class FactsIn(_Strict):
 
 class ReportIn(FactsIn):
     channel: Channel
-    external_ref: str | None = Field(default=None, max_length=64,
+    external_ref: str | None = Field(default=None, min_length=1, max_length=64,
                                      description="the sender's own reference; resending it returns the same case")
-    received_at: AwareDatetime | None = Field(default=None, description="when the channel received it; default now")
+    received_at: Moment | None = Field(default=None, description="when the channel received it; default now")
     reporter: PersonIn | None = None
     victim: PersonIn
     narrative: str = Field(min_length=1, description="the report in the reporter's words")
@@ -119,7 +125,7 @@ class TransitionIn(_Strict):
 
 class ExtractIn(_Strict):
     text: str = Field(min_length=1)
-    received_at: AwareDatetime | None = None
+    received_at: Moment | None = None
 
 
 JsonDict = dict[str, Any]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
 from fanzha.auth.dependencies import ActorDep, DbDep
+from fanzha.http import refuse_nul
 from fanzha.orgs.models import OrgKind
 from fanzha.orgs.service import list_orgs
 
-router = APIRouter(prefix="/api/v1", tags=["orgs"])
+router = APIRouter(prefix="/api/v1", tags=["orgs"], dependencies=[Depends(refuse_nul)])
 
 
 @router.get("/orgs")

@@ -20,8 +20,8 @@ import threading
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Query, Request, Response, status
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response, status
+from pydantic import BaseModel, ConfigDict, Field
 
 from fanzha.audit import service as audit
 from fanzha.auth.actor import Actor
@@ -31,13 +31,14 @@ from fanzha.cases.fraud_types import FraudType
 from fanzha.cases.normalize import phone_e164
 from fanzha.config import Settings
 from fanzha.errors import Forbidden, InvalidInput, NotFound
+from fanzha.http import BeforeId, Moment, RowId, refuse_nul
 from fanzha.outreach import warnings as flash_warnings
 from fanzha.outreach import watcher as watch
 from fanzha.outreach.events import CallEventsIn
 from fanzha.outreach.models import CallStatus, WarningStatus
 from fanzha.storage.db import Database
 
-router = APIRouter(prefix="/api/v1/outreach", tags=["outreach"])
+router = APIRouter(prefix="/api/v1/outreach", tags=["outreach"], dependencies=[Depends(refuse_nul)])
 
 EVENT_SENDERS = frozenset({Role.CARRIER_LIAISON, Role.DUTY_OFFICER, Role.SUPERVISOR})
 LIST_KEEPERS = frozenset({Role.DUTY_OFFICER, Role.SUPERVISOR})
@@ -160,8 +161,8 @@ def watched_calls(actor: ActorDep, db: DbDep, status_: CallStatus | None = Query
 
 @router.get("/warnings")
 def list_warnings(actor: ActorDep, db: DbDep, status_: WarningStatus | None = Query(default=None, alias="status"),
-                  number: str | None = Query(default=None, max_length=32), since: AwareDatetime | None = None,
-                  before_id: int | None = Query(default=None, ge=1),
+                  number: str | None = Query(default=None, max_length=32), since: Moment | None = None,
+                  before_id: BeforeId = None,
                   limit: int = Query(default=100, ge=1, le=1000)) -> dict[str, Any]:
     _require(actor, READERS, "read flash warnings")
     who = _number(number, "number") if number else None
@@ -172,14 +173,14 @@ def list_warnings(actor: ActorDep, db: DbDep, status_: WarningStatus | None = Qu
 
 
 @router.get("/warnings/summary")
-def warnings_summary(actor: ActorDep, db: DbDep, since: AwareDatetime | None = None) -> dict[str, Any]:
+def warnings_summary(actor: ActorDep, db: DbDep, since: Moment | None = None) -> dict[str, Any]:
     _require(actor, READERS, "read flash warnings")
     with db.read() as session:
         return flash_warnings.summary(session, since=since)
 
 
 @router.get("/warnings/{warning_id}")
-def get_warning(warning_id: int, actor: ActorDep, db: DbDep) -> dict[str, Any]:
+def get_warning(warning_id: RowId, actor: ActorDep, db: DbDep) -> dict[str, Any]:
     _require(actor, READERS, "read flash warnings")
     with db.read() as session:
         return flash_warnings.view(flash_warnings.get_warning(session, warning_id))

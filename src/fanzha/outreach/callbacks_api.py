@@ -19,18 +19,20 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response, status
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, Query, Response, status
+from pydantic import BaseModel, ConfigDict, Field
 
 from fanzha.auth.dependencies import ActorDep, DbDep, SettingsDep
+from fanzha.http import Moment, RowId, refuse_nul
 from fanzha.outreach import callbacks as service
 from fanzha.outreach.callback_models import CallbackTask, TaskStatus
 from fanzha.outreach.scripts import script_for
 from fanzha.telecom.victims import FlaggedNumber
 
-router = APIRouter(prefix="/api/v1/callbacks", tags=["callbacks"])
+router = APIRouter(prefix="/api/v1/callbacks", tags=["callbacks"], dependencies=[Depends(refuse_nul)])
 
 TEXT_RE = r"^[^\x00-\x08\x0b-\x1f\x7f]*$"
+CASE_NUMBER_RE = r"^[A-Z]{1,6}\d{8}-\d{6}$"
 
 
 def _now() -> datetime:
@@ -47,7 +49,7 @@ class TaskIn(BaseModel):
     grade: Literal["high", "medium", "low"] = "medium"
     reason: Annotated[str, Field(min_length=2, max_length=2000, pattern=TEXT_RE)]
     fraud_type: str | None = Field(default=None, max_length=64, description="code or Chinese name")
-    case_number: str | None = Field(default=None, max_length=32)
+    case_number: str | None = Field(default=None, pattern=CASE_NUMBER_RE, description="e.g. SH20261125-000123")
     on_call_now: bool = False
     dedupe_key: str | None = Field(default=None, min_length=1, max_length=160)
 
@@ -58,7 +60,7 @@ class VictimsIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
     flagged: Annotated[list[FlaggedNumber], Field(min_length=1, max_length=100)]
     fraud_type: str | None = Field(default=None, max_length=64)
-    case_number: str | None = Field(default=None, max_length=32)
+    case_number: str | None = Field(default=None, pattern=CASE_NUMBER_RE, description="e.g. SH20261125-000123")
     min_grade: Literal["high", "medium", "low"] = Field(default="low", description="skip people graded lower")
 
 
@@ -82,8 +84,8 @@ def list_queue(actor: ActorDep, db: DbDep) -> dict[str, Any]:
 
 
 @router.get("/stats")
-def stats(actor: ActorDep, db: DbDep, since: Annotated[AwareDatetime | None, Query()] = None,
-          until: Annotated[AwareDatetime | None, Query()] = None) -> dict[str, Any]:
+def stats(actor: ActorDep, db: DbDep, since: Annotated[Moment | None, Query()] = None,
+          until: Annotated[Moment | None, Query()] = None) -> dict[str, Any]:
     """People dissuaded in [since, until) (default: the last 24 hours) and open tasks by state."""
     now = _now()
     until = until or now
@@ -95,7 +97,7 @@ def stats(actor: ActorDep, db: DbDep, since: Annotated[AwareDatetime | None, Que
 
 
 @router.get("/{task_id}")
-def get_one(task_id: int, actor: ActorDep, db: DbDep) -> dict[str, Any]:
+def get_one(task_id: RowId, actor: ActorDep, db: DbDep) -> dict[str, Any]:
     now = _now()
     with db.read() as session:
         task = service.get_task(session, actor, task_id)
@@ -151,7 +153,7 @@ def claim_next(actor: ActorDep, db: DbDep) -> dict[str, Any]:
 
 
 @router.post("/{task_id}/claim")
-def claim(task_id: int, actor: ActorDep, db: DbDep) -> dict[str, Any]:
+def claim(task_id: RowId, actor: ActorDep, db: DbDep) -> dict[str, Any]:
     now = _now()
     with db.transaction() as session:
         task = service.claim(session, actor, task_id, now)
@@ -161,7 +163,7 @@ def claim(task_id: int, actor: ActorDep, db: DbDep) -> dict[str, Any]:
 
 
 @router.post("/{task_id}/heartbeat")
-def heartbeat(task_id: int, actor: ActorDep, db: DbDep) -> dict[str, Any]:
+def heartbeat(task_id: RowId, actor: ActorDep, db: DbDep) -> dict[str, Any]:
     now = _now()
     with db.transaction() as session:
         task = service.renew(session, actor, task_id, now)
@@ -169,14 +171,14 @@ def heartbeat(task_id: int, actor: ActorDep, db: DbDep) -> dict[str, Any]:
 
 
 @router.post("/{task_id}/release")
-def release(task_id: int, actor: ActorDep, db: DbDep) -> dict[str, Any]:
+def release(task_id: RowId, actor: ActorDep, db: DbDep) -> dict[str, Any]:
     now = _now()
     with db.transaction() as session:
         return _task(session, service.release(session, actor, task_id, now), now)
 
 
 @router.post("/{task_id}/outcome")
-def outcome(task_id: int, body: OutcomeIn, actor: ActorDep, db: DbDep, settings: SettingsDep) -> dict[str, Any]:
+def outcome(task_id: RowId, body: OutcomeIn, actor: ActorDep, db: DbDep, settings: SettingsDep) -> dict[str, Any]:
     now = _now()
     task = service.record(db, settings, actor, task_id, body.outcome, now, station=body.station, note=body.note)
     with db.read() as session:

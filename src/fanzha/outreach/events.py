@@ -27,7 +27,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from fanzha.http import Moment
 
 if TYPE_CHECKING:
     import redis
@@ -47,7 +49,7 @@ class CallEvent(BaseModel):
 
     kind: EventKind = Field(description="setup: the call rings; answer: connected; release: ended")
     call_id: Annotated[str, Field(pattern=CALL_ID, description="the carrier's reference, the same for all three")]
-    at: AwareDatetime = Field(description="when it happened at the switch, with its UTC offset")
+    at: Moment = Field(description="when it happened at the switch, with its UTC offset")
     caller: Annotated[str, Field(pattern=E164)]
     callee: Annotated[str, Field(pattern=E164)]
     carrier: Annotated[str, Field(pattern=r"^[A-Z]{2,12}$")] | None = None

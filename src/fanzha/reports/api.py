@@ -11,19 +11,20 @@ from __future__ import annotations
 import inspect
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from fanzha.auth.actor import Actor
 from fanzha.auth.dependencies import ActorDep, DbDep
 from fanzha.auth.models import Role
 from fanzha.errors import NotFound
+from fanzha.http import refuse_nul
 from fanzha.reports import figures as fig
 from fanzha.reports.period import Period
 from fanzha.reports.tables import TABLES, figures_json, tables
 from fanzha.storage.db import Database
 
-router = APIRouter(prefix="/api/v1/figures", tags=["figures"])
+router = APIRouter(prefix="/api/v1/figures", tags=["figures"], dependencies=[Depends(refuse_nul)])
 
 READERS = frozenset({Role.SUPERVISOR, Role.DUTY_OFFICER})
 

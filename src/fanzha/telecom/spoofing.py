@@ -78,10 +78,10 @@ class CallRecord(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    caller: str = Field(max_length=64)
+    caller: str = Field(min_length=1, max_length=64)
     callee: str = Field(default="", max_length=64)
     start_time: datetime | None = None
-    duration_s: float | None = Field(default=None, ge=0)
+    duration_s: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     direction: str | None = Field(default=None, max_length=16)
     carrier: str | None = Field(default=None, max_length=32)
     city: str | None = Field(default=None, max_length=64)

@@ -33,8 +33,10 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from fanzha.http import Moment
+from fanzha.money import check_amount, check_currency
 from fanzha.outreach.reasons import ParamValue, Reason, ReasonCode, reason
 from fanzha.telecom.cdr import Dataset, parse_e164, to_e164, window_filter
 
@@ -60,28 +62,38 @@ class Rules:
     transfer_within_h: float = 72.0
 
 
+# The same ceiling as a report's transfers (Settings.max_transfer_amount's default).
+MAX_TRANSFER_AMOUNT = Decimal(10_000_000_000)
+
+
 class Transfer(BaseModel):
     """A bank transfer made by the holder of `phone` (from a report or a bank's statement)."""
 
     model_config = ConfigDict(extra="forbid")
 
     phone: str = Field(description="E.164 phone of the payer")
-    at: datetime
-    amount: Decimal | None = None
+    at: Moment
     currency: str = "CNY"
-    payee: str | None = None
+    amount: Decimal | None = Field(default=None, description="positive, at most the currency's decimals")
+    payee: str | None = Field(default=None, max_length=64)
 
     @field_validator("phone")
     @classmethod
     def _e164(cls, value: str) -> str:
         return to_e164(parse_e164(value))
 
-    @field_validator("at")
+    @field_validator("currency")
     @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("transfer time must carry its UTC offset")
-        return value
+    def _currency(cls, value: str) -> str:
+        return check_currency(value)
+
+    @field_validator("amount")
+    @classmethod
+    def _amount(cls, value: Decimal | None, info: ValidationInfo) -> Decimal | None:
+        currency = info.data.get("currency")
+        if value is None or currency is None:  # a bad currency is reported on its own
+            return value
+        return check_amount(value, currency, MAX_TRANSFER_AMOUNT)
 
 
 class PotentialVictim(BaseModel):

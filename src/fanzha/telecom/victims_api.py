@@ -16,8 +16,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from fanzha.audit import service as audit
@@ -26,12 +26,13 @@ from fanzha.auth.dependencies import ActorDep, DbDep, SettingsDep
 from fanzha.auth.models import Role
 from fanzha.config import Settings
 from fanzha.errors import DomainError, Forbidden, InvalidInput, NotFound
+from fanzha.http import Moment, refuse_nul
 from fanzha.outreach import callbacks as callback_service
 from fanzha.outreach.callback_models import CallbackTask
 from fanzha.telecom.cdr import Dataset, SchemaError, parse_e164, to_e164
 from fanzha.telecom.victims import FlaggedNumber, Transfer, potential_victims
 
-router = APIRouter(prefix="/api/v1/telecom", tags=["telecom"])
+router = APIRouter(prefix="/api/v1/telecom", tags=["telecom"], dependencies=[Depends(refuse_nul)])
 
 READERS = frozenset({Role.DUTY_OFFICER, Role.SUPERVISOR, Role.CALLBACK_AGENT})
 OPENERS = frozenset({Role.DUTY_OFFICER, Role.SUPERVISOR})
@@ -109,8 +110,8 @@ def _read(session: Session, actor: Actor, item: FlaggedNumber, window: tuple[dat
 @router.get("/victims")
 def victims(actor: ActorDep, db: DbDep, settings: SettingsDep,
             number: Annotated[str, Query(min_length=3, max_length=32, description="the flagged number, E.164")],
-            since: Annotated[AwareDatetime | None, Query(description="window start (inclusive)")] = None,
-            until: Annotated[AwareDatetime | None, Query(description="window end (exclusive); default now")] = None,
+            since: Annotated[Moment | None, Query(description="window start (inclusive)")] = None,
+            until: Annotated[Moment | None, Query(description="window end (exclusive); default now")] = None,
             limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 1000) -> dict[str, Any]:
     """The people `number` called in the window, graded high / medium / low with the reasons."""
     _require(actor, READERS)
@@ -122,8 +123,8 @@ def victims(actor: ActorDep, db: DbDep, settings: SettingsDep,
 class VictimsQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     number: Annotated[str, Field(min_length=3, max_length=32, description="the flagged number, E.164")]
-    since: AwareDatetime | None = None
-    until: AwareDatetime | None = None
+    since: Moment | None = None
+    until: Moment | None = None
     transfers: Annotated[list[Transfer], Field(max_length=10_000, description="bank transfers by the people "
                                                                               "called; one after a call raises "
                                                                               "the grade")] = []

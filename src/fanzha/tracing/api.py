@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from fastapi import APIRouter, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.orm import Session
 
 from fanzha.audit import service as audit
@@ -24,14 +24,16 @@ from fanzha.banking.first_move import policy_for
 from fanzha.banking.runtime import signer_for
 from fanzha.cases import queries
 from fanzha.cases.models import Case
+from fanzha.cases.normalize import account_number
 from fanzha.errors import InvalidInput, NotFound
+from fanzha.http import Moment, refuse_nul
 from fanzha.money import check_currency
 from fanzha.tracing import store
 from fanzha.tracing.csv_ledger import load_csv
 from fanzha.tracing.loop import TraceConfig, TraceLoop, case_trace, known_banks
 from fanzha.tracing.views import evidence_view, holds_by_account, trace_view
 
-router = APIRouter(prefix="/api/v1", tags=["tracing"])
+router = APIRouter(prefix="/api/v1", tags=["tracing"], dependencies=[Depends(refuse_nul)])
 
 TRACERS = frozenset({Role.DUTY_OFFICER, Role.SUPERVISOR})
 MAX_CSV_BYTES = 50_000_000
@@ -119,7 +121,17 @@ class QueryIn(BaseModel):
     bank_code: str = Field(min_length=2, max_length=32)
     account: str = Field(min_length=6, max_length=40, pattern=r"^[0-9A-Za-z-]+$")
     currency: str = Field(default="CNY", min_length=3, max_length=3)
-    since: AwareDatetime | None = Field(default=None, description="transaction_query: details from this time")
+    since: Moment | None = Field(default=None, description="transaction_query: details from this time")
+
+    @field_validator("account")
+    @classmethod
+    def _account(cls, value: str) -> str:
+        return account_number(value)  # the bank's form: upper case, no separators
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str) -> str:
+        return check_currency(value)
 
 
 @router.post("/cases/{number}/queries", status_code=201)
@@ -127,14 +139,13 @@ def ask_bank(number: str, body: QueryIn, actor: ActorDep, db: DbDep, request: Re
     """Ask a bank for an account's transactions (TransactionQuery) or its holder and balances (AccountQuery)."""
     if body.kind == "transaction_query" and body.since is None:
         raise InvalidInput("a transaction query needs since (the time from which to list)", field="since")
-    currency = check_currency(body.currency)
     with db.transaction() as session:
         case = _case(session, actor, number)
         bank = body.bank_code.upper()
         if bank not in known_banks(session):
             raise InvalidInput(f"unknown bank code {bank}", field="bank_code")
         ins = instructions.issue_query(session, actor, case_id=case.id, case_number=case.number, kind=body.kind,
-                                       bank_code=bank, account=body.account, currency=currency,
+                                       bank_code=bank, account=body.account, currency=body.currency,
                                        now=datetime.now(UTC), signer=signer_for(request.app), since=body.since)
         return {"id": ins.id, "status": ins.status}
 

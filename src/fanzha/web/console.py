@@ -160,7 +160,11 @@ PageActor = Annotated[Actor, Depends(page_actor)]
 
 
 async def form_data(request: Request) -> FormData:
-    return await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
+    form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
+    # No typed text holds NUL, and PostgreSQL cannot store one: a crafted form gets the form page, not a 500.
+    if any("\x00" in key or (isinstance(value, str) and "\x00" in value) for key, value in form.multi_items()):
+        raise FormMismatch("a form field holds a NUL character")
+    return form
 
 
 FormDep = Annotated[FormData, Depends(form_data)]

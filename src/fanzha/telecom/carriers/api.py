@@ -19,7 +19,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from fanzha.audit import service as audit
@@ -29,11 +29,12 @@ from fanzha.banking.runtime import signer_for
 from fanzha.cases import queries as case_queries
 from fanzha.cases.normalize import phone_e164
 from fanzha.errors import Forbidden, InvalidInput
+from fanzha.http import RowId, refuse_nul
 from fanzha.telecom import official, spoofing
 from fanzha.telecom.carriers import actions, queries, routing
 from fanzha.telecom.carriers.messages import E164_RE
 
-router = APIRouter(prefix="/api/v1/telecom", tags=["telecom"])
+router = APIRouter(prefix="/api/v1/telecom", tags=["telecom"], dependencies=[Depends(refuse_nul)])
 
 CASE_NUMBER_RE = r"^[A-Z]{1,6}\d{8}-\d{6}$"
 TEXT_RE = r"^[^\x00-\x08\x0b-\x1f\x7f]*$"  # what a signed message's text may hold (no control characters)
@@ -102,7 +103,7 @@ def list_actions(actor: ActorDep, db: DbDep, case_number: str | None = Query(def
 
 
 @router.get("/actions/{instruction_id}")
-def get_action(instruction_id: int, actor: ActorDep, db: DbDep) -> dict[str, Any]:
+def get_action(instruction_id: RowId, actor: ActorDep, db: DbDep) -> dict[str, Any]:
     with (db.transaction() if actor.is_external else db.read()) as session:
         instruction, number = queries.load(session, actor, instruction_id)
         if actor.is_external:
@@ -119,7 +120,7 @@ class HandAnswerIn(BaseModel):
 
 
 @router.post("/actions/{instruction_id}/answer")
-def answer_action(instruction_id: int, body: HandAnswerIn, actor: ActorDep, db: DbDep, settings: SettingsDep,
+def answer_action(instruction_id: RowId, body: HandAnswerIn, actor: ActorDep, db: DbDep, settings: SettingsDep,
                   request: Request) -> dict[str, Any]:
     """A carrier liaison records the carrier's answer by hand (carriers without a system link)."""
     if actor.role is not Role.CARRIER_LIAISON:
@@ -238,7 +239,7 @@ def add_official(body: OfficialIn, actor: ActorDep, db: DbDep) -> dict[str, Any]
 
 
 @router.patch("/official-numbers/{entry_id}")
-def edit_official(entry_id: int, body: OfficialPatch, actor: ActorDep, db: DbDep) -> dict[str, Any]:
+def edit_official(entry_id: RowId, body: OfficialPatch, actor: ActorDep, db: DbDep) -> dict[str, Any]:
     with db.transaction() as session:
         entry = official.update(session, actor, entry_id, kind=body.kind.value if body.kind else None,
                                 name_zh=body.name_zh, name_en=body.name_en, active=body.active)
@@ -246,7 +247,7 @@ def edit_official(entry_id: int, body: OfficialPatch, actor: ActorDep, db: DbDep
 
 
 @router.delete("/official-numbers/{entry_id}")
-def deactivate_official(entry_id: int, actor: ActorDep, db: DbDep) -> dict[str, Any]:
+def deactivate_official(entry_id: RowId, actor: ActorDep, db: DbDep) -> dict[str, Any]:
     """Stop matching an entry; the row stays, so the change can be read in the audit log and undone."""
     with db.transaction() as session:
         return official.view(official.update(session, actor, entry_id, active=False))
