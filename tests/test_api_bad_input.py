@@ -21,10 +21,9 @@ from fanzha.app import create_app
 from fanzha.auth.models import Role
 from fanzha.config import Settings
 from fanzha.storage.db import Database
-from fanzha.telecom.cdr import ingest
 from tests.conftest import MakePrincipal
 from tests.helpers import report
-from tests.telecom.test_victims import HEADER, ROWS
+from tests.telecom.test_victims import hand_made_store
 
 PHONE = "+8613812345678"
 
@@ -98,10 +97,7 @@ def valid_bodies(case: str) -> dict[tuple[str, str], dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def cdr_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    tmp = tmp_path_factory.mktemp("sweep-cdr")
-    (tmp / "cdr.csv").write_text("\n".join([HEADER, *ROWS]) + "\n", encoding="utf-8")
-    ingest([tmp / "cdr.csv"], tmp / "store", progress=False, buckets=2)
-    return tmp / "store"
+    return hand_made_store(tmp_path_factory.mktemp("sweep-cdr"), buckets=2)
 
 
 @pytest.fixture

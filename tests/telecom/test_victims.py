@@ -44,12 +44,16 @@ TRANSFERS = [
 ]
 
 
+def hand_made_store(tmp: Path, buckets: int = 4) -> Path:
+    """The hand-made CDRs above, ingested as a CDR store under `tmp` (what the API and the CLI read)."""
+    (tmp / "cdr.csv").write_text("\n".join([HEADER, *ROWS]) + "\n", encoding="utf-8")
+    ingest([tmp / "cdr.csv"], tmp / "store", progress=False, buckets=buckets)
+    return tmp / "store"
+
+
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    tmp = tmp_path_factory.mktemp("victims")
-    (tmp / "cdr.csv").write_text("\n".join([HEADER, *ROWS]) + "\n", encoding="utf-8")
-    ingest([tmp / "cdr.csv"], tmp / "ds", progress=False, buckets=4)
-    return tmp / "ds"
+    return hand_made_store(tmp_path_factory.mktemp("victims"))
 
 
 def test_grades_order_and_reasons(dataset: Path) -> None:

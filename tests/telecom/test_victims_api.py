@@ -16,9 +16,8 @@ from fanzha.audit.models import AuditEntry
 from fanzha.auth.models import Role
 from fanzha.config import Settings
 from fanzha.storage.db import Database
-from fanzha.telecom.cdr import ingest
 from tests.conftest import MakePrincipal
-from tests.telecom.test_victims import FLAGGED, HEADER, ROWS, SINCE, UNTIL, P
+from tests.telecom.test_victims import FLAGGED, SINCE, UNTIL, P, hand_made_store
 
 URL = "/api/v1/telecom/victims"
 WINDOW = {"since": SINCE.isoformat(), "until": UNTIL.isoformat()}
@@ -26,10 +25,7 @@ WINDOW = {"since": SINCE.isoformat(), "until": UNTIL.isoformat()}
 
 @pytest.fixture(scope="module")
 def cdr_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    tmp = tmp_path_factory.mktemp("victims-api")
-    (tmp / "cdr.csv").write_text("\n".join([HEADER, *ROWS]) + "\n", encoding="utf-8")
-    ingest([tmp / "cdr.csv"], tmp / "store", progress=False, buckets=4)
-    return tmp / "store"
+    return hand_made_store(tmp_path_factory.mktemp("victims-api"))
 
 
 @pytest.fixture
