@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from fanzha.auth import service as auth_service
 from fanzha.auth.actor import Actor
 from fanzha.auth.dependencies import DbDep
+from fanzha.auth.models import User
 from fanzha.auth.permissions import Permission
 from fanzha.auth.roles import Role
 from fanzha.errors import NotFound
@@ -71,22 +73,20 @@ def create_account(request: Request, actor: PageActor, form: FormDep, db: DbDep)
                                                               "kind": "created"})
 
 
-def _user(db: Database, username: str) -> None:
-    with db.read() as session:
-        if auth_service.user_by_username(session, username) is None:
-            raise NotFound(f"no account {username}")
+def _user(session: Session, username: str) -> User:
+    user = auth_service.user_by_username(session, username)
+    if user is None:
+        raise NotFound(f"no account {username}")
+    return user
 
 
 @router.post("/accounts/{username}/password")
 def reset_password(request: Request, username: str, actor: PageActor, form: FormDep, db: DbDep) -> Response:
     need(actor, Permission.USER_MANAGE)
     check_csrf(request, actor, form)
-    _user(db, username)
     try:
         with db.transaction() as session:
-            user = auth_service.user_by_username(session, username)
-            assert user is not None
-            password = auth_service.reset_password(session, actor, user)
+            password = auth_service.reset_password(session, actor, _user(session, username))
     except auth_service.AuthError as exc:
         return _page(request, actor, db, status_code=409, error=exc.code)
     return _page(request, actor, db, issued={"username": username, "password": password, "kind": "reset"})
@@ -96,13 +96,10 @@ def reset_password(request: Request, username: str, actor: PageActor, form: Form
 def set_active(request: Request, username: str, actor: PageActor, form: FormDep, db: DbDep) -> Response:
     need(actor, Permission.USER_MANAGE)
     check_csrf(request, actor, form)
-    _user(db, username)
     active = field(form, "active") == "1"
     try:
         with db.transaction() as session:
-            user = auth_service.user_by_username(session, username)
-            assert user is not None
-            auth_service.set_active(session, actor, user, active)
+            auth_service.set_active(session, actor, _user(session, username), active)
     except auth_service.AuthError as exc:
         return _page(request, actor, db, status_code=409, error=exc.code)
     return RedirectResponse(f"/accounts?notice={'enabled' if active else 'disabled'}", status_code=303)
